@@ -1,0 +1,26 @@
+//! HESO action receipts, byte-compatible with the vendor package `heso==0.5.1`.
+//!
+//! Pure: no IO, no clock, no randomness. Callers pass the time, nonces and keys.
+//!
+//! - [`wire`]: the receipt, content, action, policy, approver and redaction records.
+//! - [`canonical`]: RFC 8785 canonical bytes and the BLAKE3 action hash.
+//! - [`keys`]: Ed25519 with domain separation, strict verification, base64 forms.
+//! - [`cosign`]: L1 promotion, the approver's co-signature, operator signing and assembly.
+//! - [`token`]: the approval token (the approver's vote).
+//! - [`verify`]: the offline verifier.
+
+pub mod canonical;
+pub mod cosign;
+pub mod keys;
+pub mod token;
+pub mod verify;
+pub mod wire;
+
+pub use canonical::{action_hash, canonical_bytes, jcs, parse_content, CanonicalError};
+pub use cosign::{
+    assemble_l1, cosign, cosign_payload, promote_to_l1, record_text, sign_as_operator,
+};
+pub use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+pub use token::{ApprovalToken, TokenDecision, TokenError, TokenRequirements};
+pub use verify::{verify_receipt, verify_receipt_bytes, Verdict, VerdictKind, Verified};
+pub use wire::*;
