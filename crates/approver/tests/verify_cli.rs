@@ -1,0 +1,138 @@
+//! `heso-approver verify`: output, summary and exit codes.
+
+use heso_receipt::*;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_heso-approver"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn signed_l0() -> Receipt {
+    let operator = SigningKey::from_bytes(&[1; 32]);
+    let content: Content = serde_json::from_value(json!({
+        "action_version": ACTION_VERSION, "captured_at": "2026-11-21T10:00:00Z",
+        "agent_identity": keys::public_key_b64(&operator.verifying_key()),
+        "action": {"verb": "delete", "tool_name": "s3.delete_object", "workflow": "cleanup",
+                   "account": "acct_9", "fields": {"bucket": "invoices", "key": "2026/11/*"}},
+        "policy": {"rule_id": "delete.requires_approval", "rule_display": "Deletes need approval",
+                   "matched_conditions": [], "decision_path": "require_approval"},
+        "trust_level": "L0", "action_hash": ""
+    }))
+    .unwrap();
+    sign_as_operator(&operator, content).unwrap()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn tampered() -> String {
+    let mut r = signed_l0();
+    r.content
+        .action
+        .fields
+        .insert("bucket".into(), "payroll".into());
+    serde_json::to_string(&r).unwrap()
+}
+
+#[test]
+fn a_valid_receipt_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "r.json",
+        &serde_json::to_string_pretty(&signed_l0()).unwrap(),
+    );
+    let out = run(&["verify", &file]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), format!("{file}: Valid L0\n"));
+}
+
+#[test]
+fn jsonl_prints_one_verdict_per_line_and_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = serde_json::to_string(&signed_l0()).unwrap();
+    let file = write(
+        dir.path(),
+        "r.jsonl",
+        &format!("{good}\n\n{}\n{good}\n", tampered()),
+    );
+    let out = run(&["verify", &file]);
+    assert_eq!(out.status.code(), Some(1), "an invalid receipt exits 1");
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], format!("{file}:1: Valid L0"));
+    assert_eq!(
+        lines[1],
+        format!("{file}:3: HashMismatch: the content does not hash to its action_hash")
+    );
+    assert_eq!(lines[2], format!("{file}:4: Valid L0"));
+    assert_eq!(lines[3], "2 valid, 1 invalid");
+}
+
+#[test]
+fn json_output_is_one_object_per_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = serde_json::to_string(&signed_l0()).unwrap();
+    let file = write(dir.path(), "r.jsonl", &format!("{good}\n{{\"alg\": 1}}\n"));
+    let out = run(&["verify", "--json", &file]);
+    assert_eq!(out.status.code(), Some(2), "a malformed receipt exits 2");
+    let objects: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objects.len(), 2);
+    assert_eq!(objects[0]["kind"], "Valid");
+    assert_eq!(objects[0]["trust_level"], "L0");
+    assert_eq!(objects[0]["detail"], Value::Null);
+    assert_eq!(objects[1]["kind"], "Malformed");
+    assert!(objects[1].get("trust_level").is_none());
+    assert!(objects[1]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("not a well-formed"));
+}
+
+#[test]
+fn unrecognized_takes_precedence_over_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wrong_alg = signed_l0();
+    wrong_alg.alg = "heso-action/v9+ed25519".into();
+    let file = write(
+        dir.path(),
+        "r.jsonl",
+        &format!(
+            "{}\n{}\n",
+            tampered(),
+            serde_json::to_string(&wrong_alg).unwrap()
+        ),
+    );
+    let out = run(&["verify", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout(&out).ends_with("0 valid, 2 invalid\n"));
+}
+
+#[test]
+fn usage_errors_exit_64_and_missing_files_66() {
+    assert_eq!(run(&["verify"]).status.code(), Some(64));
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(64));
+    let out = run(&["verify", "/nonexistent/receipts.jsonl"]);
+    assert_eq!(out.status.code(), Some(66));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("cannot read /nonexistent/receipts.jsonl"),
+        "{err}"
+    );
+    assert_eq!(run(&["--help"]).status.code(), Some(0));
+}

@@ -1,0 +1,65 @@
+//! A running `vendor_oracle.py`: the vendor package answering JSON-line requests.
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+pub struct Oracle {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Oracle {
+    pub fn start() -> Self {
+        let script = crate::workspace_root().join("tests/oracle/vendor_oracle.py");
+        let mut child = Command::new(crate::vendor_python())
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the vendor oracle");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Oracle {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    /// Send one request; returns the answer (`ok` true or false).
+    pub fn ask(&mut self, request: Value) -> Value {
+        serde_json::to_writer(&mut self.stdin, &request).unwrap();
+        self.stdin.write_all(b"\n").unwrap();
+        self.stdin.flush().unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        assert!(!line.is_empty(), "the vendor oracle exited");
+        serde_json::from_str(&line).unwrap()
+    }
+
+    /// Like `ask`, but the vendor must succeed.
+    pub fn must(&mut self, request: Value) -> Value {
+        let answer = self.ask(request.clone());
+        assert_eq!(answer["ok"], true, "vendor refused {request}: {answer}");
+        answer
+    }
+
+    /// The vendor's verdict for receipt text: `(kind, trust_level)`.
+    pub fn verdict(&mut self, receipt: &str) -> (String, Option<String>) {
+        let answer = self.must(json!({"op": "verify", "receipt": receipt}));
+        let verdict = &answer["verdict"];
+        (
+            verdict["kind"].as_str().unwrap().to_owned(),
+            verdict["trust_level"].as_str().map(str::to_owned),
+        )
+    }
+}
+
+impl Drop for Oracle {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
