@@ -37,6 +37,10 @@ pub fn for_each_receipt(path: &Path, mut each: impl FnMut(RawReceipt)) -> io::Re
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
+        // Positions in parse errors then count within the line itself.
+        while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            buf.pop();
+        }
         each(RawReceipt {
             line: Some(line),
             bytes: std::mem::take(&mut buf),

@@ -96,6 +96,7 @@ fn json_output_is_one_object_per_receipt() {
     assert_eq!(objects[0]["kind"], "Valid");
     assert_eq!(objects[0]["trust_level"], "L0");
     assert_eq!(objects[0]["detail"], Value::Null);
+    assert_eq!(objects[0]["source"], format!("{file}:1"));
     assert_eq!(objects[1]["kind"], "Malformed");
     assert!(objects[1].get("trust_level").is_none());
     assert!(objects[1]["detail"]

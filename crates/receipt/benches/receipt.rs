@@ -55,8 +55,13 @@ fn benches(c: &mut Criterion) {
     let l0_json = serde_json::to_vec(&l0).unwrap();
     let l1_json = serde_json::to_vec(&l1).unwrap();
 
+    let mut sealed = l0.content.clone();
     c.bench_function("canonicalize+hash", |b| {
-        b.iter(|| action_hash(black_box(&content)).unwrap())
+        b.iter(|| {
+            canonical::hash_hex(
+                &canonical::canonical_bytes_in_place(black_box(&mut sealed)).unwrap(),
+            )
+        })
     });
     c.bench_function("co-sign (payload + signature + token)", |b| {
         b.iter(|| {
@@ -82,4 +87,27 @@ fn benches(c: &mut Criterion) {
 }
 
 criterion_group!(receipt, benches);
-criterion_main!(receipt);
+
+fn primitives(c: &mut Criterion) {
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let public = key.verifying_key();
+    let bytes = public.to_bytes();
+    let message = vec![42u8; 600];
+    let signature = keys::sign_in_domain(&key, keys::APPROVAL_DOMAIN, &message);
+    c.bench_function("ed25519 verify_strict (600 B)", |b| {
+        b.iter(|| {
+            keys::verify_in_domain(
+                &public,
+                keys::APPROVAL_DOMAIN,
+                black_box(&message),
+                &signature,
+            )
+        })
+    });
+    c.bench_function("ed25519 key decompress", |b| {
+        b.iter(|| VerifyingKey::from_bytes(black_box(&bytes)).unwrap())
+    });
+}
+
+criterion_group!(primitive, primitives);
+criterion_main!(receipt, primitive);

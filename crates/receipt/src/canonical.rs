@@ -15,12 +15,17 @@ pub fn jcs<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CanonicalError> 
 
 /// The bytes that are hashed and signed: the content without `action_hash`.
 pub fn canonical_bytes(content: &Content) -> Result<Vec<u8>, CanonicalError> {
-    // An empty `action_hash` is not serialized (see `wire::Content`).
-    let unhashed = Content {
-        action_hash: String::new(),
-        ..content.clone()
-    };
-    jcs(&unhashed)
+    canonical_bytes_in_place(&mut content.clone())
+}
+
+/// As [`canonical_bytes`], without copying the content: the hash is taken
+/// out for the serialization (an empty `action_hash` is not serialized, see
+/// `wire::Content`) and put back.
+pub fn canonical_bytes_in_place(content: &mut Content) -> Result<Vec<u8>, CanonicalError> {
+    let hash = std::mem::take(&mut content.action_hash);
+    let bytes = jcs(content);
+    content.action_hash = hash;
+    bytes
 }
 
 /// `lowercase_hex(BLAKE3(canonical_bytes))`, no prefix.
@@ -40,7 +45,7 @@ pub fn parse_content(json: &[u8]) -> Result<Content, CanonicalError> {
 
 /// Returns `content` with its `action_hash` set to the hash of its canonical bytes.
 pub fn seal(mut content: Content) -> Result<Content, CanonicalError> {
-    content.action_hash = action_hash(&content)?;
+    content.action_hash = hash_hex(&canonical_bytes_in_place(&mut content)?);
     Ok(content)
 }
 

@@ -1,7 +1,7 @@
 //! Signing receipts: the operator's L0 signature, the approver's L1
 //! co-signature, and the operator's assembly of the final L1 receipt.
 
-use crate::canonical::{canonical_bytes, seal, CanonicalError};
+use crate::canonical::{canonical_bytes_in_place, seal, CanonicalError};
 use crate::keys::{b64, public_key_b64, sign_in_domain, APPROVAL_DOMAIN, OPERATOR_DOMAIN};
 use crate::wire::{
     ApproverRecord, Content, DecisionPath, Receipt, SignatureEntry, TrustLevel, ACTION_VERSION,
@@ -53,10 +53,10 @@ pub fn cosign_payload(
     suspended: &Content,
     record: &ApproverRecord,
 ) -> Result<Vec<u8>, PromoteError> {
-    let l1 = promote_to_l1(suspended, record)?;
+    let mut l1 = promote_to_l1(suspended, record)?;
     Ok(crate::keys::domain_message(
         APPROVAL_DOMAIN,
-        &canonical_bytes(&l1)?,
+        &canonical_bytes_in_place(&mut l1)?,
     ))
 }
 
@@ -66,11 +66,11 @@ pub fn cosign(
     suspended: &Content,
     record: &ApproverRecord,
 ) -> Result<Signature, PromoteError> {
-    let l1 = promote_to_l1(suspended, record)?;
+    let mut l1 = promote_to_l1(suspended, record)?;
     Ok(sign_in_domain(
         approver,
         APPROVAL_DOMAIN,
-        &canonical_bytes(&l1)?,
+        &canonical_bytes_in_place(&mut l1)?,
     ))
 }
 
@@ -94,8 +94,12 @@ pub fn sign_as_operator(
     operator: &SigningKey,
     content: Content,
 ) -> Result<Receipt, CanonicalError> {
-    let content = seal(content)?;
-    let signature = sign_in_domain(operator, OPERATOR_DOMAIN, &canonical_bytes(&content)?);
+    let mut content = seal(content)?;
+    let signature = sign_in_domain(
+        operator,
+        OPERATOR_DOMAIN,
+        &canonical_bytes_in_place(&mut content)?,
+    );
     Ok(Receipt {
         alg: RECEIPT_ALG.to_owned(),
         content,

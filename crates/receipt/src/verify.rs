@@ -1,16 +1,17 @@
 //! The offline verifier. Gates run in the vendor's order and the first
 //! failing gate gives the one verdict.
 
-use crate::canonical::{canonical_bytes, hash_hex};
+use crate::canonical::{canonical_bytes_in_place, hash_hex};
 use crate::keys::{
-    decode_public_key, decode_signature, public_key_b64, verify_in_domain, APPROVAL_DOMAIN,
-    OPERATOR_DOMAIN,
+    decode_public_key, decode_signature, public_key_b64, verify_in_domain, KeyError,
+    APPROVAL_DOMAIN, OPERATOR_DOMAIN,
 };
 use crate::wire::{
     Receipt, RedactionMode, SignatureEntry, TrustLevel, ACTION_VERSION, RECEIPT_ALG,
 };
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// The verdict names, exactly as the vendor spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -94,118 +95,175 @@ pub struct Verified {
 
 /// Verify receipt JSON bytes.
 pub fn verify_receipt_bytes(input: &[u8]) -> Verified {
-    match serde_json::from_slice::<Receipt>(input) {
-        Ok(receipt) => verify_receipt(receipt),
-        Err(e) => Verified {
-            receipt: None,
-            verdict: Verdict::fail(
-                VerdictKind::Malformed,
-                format!("input is not a well-formed action receipt: {e}"),
-            ),
-            operator_key: None,
-            approver_key: None,
-        },
-    }
+    Verifier::default().verify_bytes(input)
 }
 
 /// Verify an already parsed receipt.
 pub fn verify_receipt(receipt: Receipt) -> Verified {
-    let mut operator_key = None;
-    let mut approver_key = None;
-    let verdict = run_gates(&receipt, &mut operator_key, &mut approver_key);
-    Verified {
-        receipt: Some(receipt),
-        verdict,
-        operator_key,
-        approver_key,
-    }
+    Verifier::default().verify(receipt)
 }
 
-fn run_gates(
-    receipt: &Receipt,
-    operator_key: &mut Option<VerifyingKey>,
-    approver_key: &mut Option<VerifyingKey>,
-) -> Verdict {
-    use VerdictKind::*;
-    let content = &receipt.content;
+/// A verifier for many receipts. It remembers decoded public keys, since a
+/// file of receipts is mostly signed by the same few keys and decoding one
+/// costs a point decompression.
+#[derive(Default)]
+pub struct Verifier {
+    keys: HashMap<String, Result<VerifyingKey, KeyError>>,
+}
 
-    if receipt.alg != RECEIPT_ALG {
-        return Verdict::fail(WrongAlgorithm, receipt.alg.clone());
-    }
-    if content.action_version != ACTION_VERSION {
-        return Verdict::fail(
-            Unsupported,
-            format!(
-                "action_version `{}` (this verifier supports `{ACTION_VERSION}`)",
-                content.action_version
-            ),
-        );
-    }
+impl Verifier {
+    const KEY_CACHE_LIMIT: usize = 4096;
 
-    let canonical = match canonical_bytes(content) {
-        Ok(bytes) => bytes,
-        Err(e) => return Verdict::fail(Malformed, e.to_string()),
-    };
-    if hash_hex(&canonical) != content.action_hash {
-        return Verdict::fail(HashMismatch, None);
+    pub fn verify_bytes(&mut self, input: &[u8]) -> Verified {
+        match serde_json::from_slice::<Receipt>(input) {
+            Ok(receipt) => self.verify(receipt),
+            Err(e) => Verified {
+                receipt: None,
+                verdict: Verdict::fail(
+                    VerdictKind::Malformed,
+                    format!("input is not a well-formed action receipt: {e}"),
+                ),
+                operator_key: None,
+                approver_key: None,
+            },
+        }
     }
 
-    let roles = match sort_roles(&receipt.signatures) {
-        Ok(roles) => roles,
-        Err(detail) => return Verdict::fail(Malformed, detail),
-    };
+    pub fn verify(&mut self, mut receipt: Receipt) -> Verified {
+        let mut operator_key = None;
+        let mut approver_key = None;
+        let verdict = self.run_gates(&mut receipt, &mut operator_key, &mut approver_key);
+        Verified {
+            receipt: Some(receipt),
+            verdict,
+            operator_key,
+            approver_key,
+        }
+    }
 
-    let operator = match check_signature(roles.operator, OPERATOR_DOMAIN, &canonical) {
-        Ok(key) => key,
-        Err(detail) => return Verdict::fail(InvalidSignature, detail),
-    };
-    *operator_key = Some(operator);
+    fn public_key(&mut self, text: &str) -> Result<VerifyingKey, KeyError> {
+        if let Some(known) = self.keys.get(text) {
+            return *known;
+        }
+        if self.keys.len() >= Self::KEY_CACHE_LIMIT {
+            self.keys.clear();
+        }
+        let decoded = decode_public_key(text);
+        self.keys.insert(text.to_owned(), decoded);
+        decoded
+    }
 
-    if let Some(entry) = roles.approver {
-        let approver = match check_signature(entry, APPROVAL_DOMAIN, &canonical) {
+    fn run_gates(
+        &mut self,
+        receipt: &mut Receipt,
+        operator_key: &mut Option<VerifyingKey>,
+        approver_key: &mut Option<VerifyingKey>,
+    ) -> Verdict {
+        use VerdictKind::*;
+        let canonical = canonical_bytes_in_place(&mut receipt.content);
+        let receipt = &*receipt;
+        let content = &receipt.content;
+
+        if receipt.alg != RECEIPT_ALG {
+            return Verdict::fail(WrongAlgorithm, receipt.alg.clone());
+        }
+        if content.action_version != ACTION_VERSION {
+            return Verdict::fail(
+                Unsupported,
+                format!(
+                    "action_version `{}` (this verifier supports `{ACTION_VERSION}`)",
+                    content.action_version
+                ),
+            );
+        }
+
+        let canonical = match canonical {
+            Ok(bytes) => bytes,
+            Err(e) => return Verdict::fail(Malformed, e.to_string()),
+        };
+        if hash_hex(&canonical) != content.action_hash {
+            return Verdict::fail(HashMismatch, None);
+        }
+
+        let roles = match sort_roles(&receipt.signatures) {
+            Ok(roles) => roles,
+            Err(detail) => return Verdict::fail(Malformed, detail),
+        };
+
+        let operator = match self.check_signature(roles.operator, OPERATOR_DOMAIN, &canonical) {
             Ok(key) => key,
             Err(detail) => return Verdict::fail(InvalidSignature, detail),
         };
-        if approver == operator {
+        *operator_key = Some(operator);
+
+        if let Some(entry) = roles.approver {
+            let approver = match self.check_signature(entry, APPROVAL_DOMAIN, &canonical) {
+                Ok(key) => key,
+                Err(detail) => return Verdict::fail(InvalidSignature, detail),
+            };
+            if approver == operator {
+                return Verdict::fail(
+                    SelfApproval,
+                    "the approver key is the operator key".to_owned(),
+                );
+            }
+            *approver_key = Some(approver);
+        }
+
+        if let Err(detail) = check_redaction(receipt) {
+            return Verdict::fail(MalformedRedaction, detail);
+        }
+
+        let derived = if approver_key.is_some() {
+            TrustLevel::L1
+        } else {
+            TrustLevel::L0
+        };
+        if derived != content.trust_level {
             return Verdict::fail(
-                SelfApproval,
-                "the approver key is the operator key".to_owned(),
+                TrustLevelMismatch,
+                format!(
+                    "embedded={} derived={}",
+                    content.trust_level.as_str(),
+                    derived.as_str()
+                ),
             );
         }
-        *approver_key = Some(approver);
+
+        let approver_identity_mismatch = match (approver_key.as_ref(), &content.approver_decision) {
+            (Some(key), Some(record)) => record.approver_identity != public_key_b64(key),
+            (Some(_), None) => true,
+            _ => false,
+        };
+        Verdict {
+            kind: Valid,
+            trust_level: Some(derived),
+            detail: None,
+            approver_identity_mismatch,
+            unsigned_paths: content.unsigned_paths(),
+        }
     }
 
-    if let Err(detail) = check_redaction(receipt) {
-        return Verdict::fail(MalformedRedaction, detail);
-    }
-
-    let derived = if approver_key.is_some() {
-        TrustLevel::L1
-    } else {
-        TrustLevel::L0
-    };
-    if derived != content.trust_level {
-        return Verdict::fail(
-            TrustLevelMismatch,
-            format!(
-                "embedded={} derived={}",
-                content.trust_level.as_str(),
-                derived.as_str()
-            ),
-        );
-    }
-
-    let approver_identity_mismatch = match (approver_key.as_ref(), &content.approver_decision) {
-        (Some(key), Some(record)) => record.approver_identity != public_key_b64(key),
-        (Some(_), None) => true,
-        _ => false,
-    };
-    Verdict {
-        kind: Valid,
-        trust_level: Some(derived),
-        detail: None,
-        approver_identity_mismatch,
-        unsigned_paths: content.unsigned_paths(),
+    fn check_signature(
+        &mut self,
+        entry: &SignatureEntry,
+        domain: &[u8],
+        canonical: &[u8],
+    ) -> Result<VerifyingKey, String> {
+        if entry.algorithm != "Ed25519" {
+            return Err(format!(
+                "unsupported signature algorithm `{}` — expected Ed25519",
+                entry.algorithm
+            ));
+        }
+        let envelope = |e: KeyError| format!("malformed signature envelope: {e}");
+        let key = self.public_key(&entry.public_key).map_err(envelope)?;
+        let signature = decode_signature(&entry.signature).map_err(envelope)?;
+        if verify_in_domain(&key, domain, canonical, &signature) {
+            Ok(key)
+        } else {
+            Err("signature verification failed".to_owned())
+        }
     }
 }
 
@@ -229,27 +287,6 @@ fn sort_roles(entries: &[SignatureEntry]) -> Result<Roles<'_>, String> {
     }
     let operator = operator.ok_or_else(|| "no `operator` signature entry".to_owned())?;
     Ok(Roles { operator, approver })
-}
-
-fn check_signature(
-    entry: &SignatureEntry,
-    domain: &[u8],
-    canonical: &[u8],
-) -> Result<VerifyingKey, String> {
-    if entry.algorithm != "Ed25519" {
-        return Err(format!(
-            "unsupported signature algorithm `{}` — expected Ed25519",
-            entry.algorithm
-        ));
-    }
-    let envelope = |e: crate::keys::KeyError| format!("malformed signature envelope: {e}");
-    let key = decode_public_key(&entry.public_key).map_err(envelope)?;
-    let signature = decode_signature(&entry.signature).map_err(envelope)?;
-    if verify_in_domain(&key, domain, canonical, &signature) {
-        Ok(key)
-    } else {
-        Err("signature verification failed".to_owned())
-    }
 }
 
 fn is_lower_hex_64(text: &str) -> bool {

@@ -2,8 +2,10 @@
 
 use heso_approver::exit;
 use heso_approver::receipts_file::{for_each_receipt, is_jsonl, RawReceipt};
-use heso_receipt::{verify_receipt_bytes, Verdict, VerdictKind};
+use heso_receipt::verify::Verifier;
+use heso_receipt::{Verdict, VerdictKind};
 use std::io::{self, BufWriter, Write};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -11,8 +13,43 @@ pub struct Args {
     /// One JSON object per receipt instead of text.
     #[arg(long)]
     json: bool,
+    /// Threads to verify with (default: one per core).
+    #[arg(long)]
+    threads: Option<NonZeroUsize>,
     /// A receipt (.json) or receipts, one per line (.jsonl).
     file: PathBuf,
+}
+
+/// Receipts verified together before their verdicts are printed, in order.
+const BATCH: usize = 2048;
+
+/// Verifies a batch of receipts on `verifiers.len()` threads, keeping order.
+fn verify_batch(verifiers: &mut [Verifier], batch: &[RawReceipt]) -> Vec<Verdict> {
+    if verifiers.len() == 1 || batch.len() < 64 {
+        let verifier = &mut verifiers[0];
+        return batch
+            .iter()
+            .map(|raw| verifier.verify_bytes(&raw.bytes).verdict)
+            .collect();
+    }
+    let per_thread = batch.len().div_ceil(verifiers.len());
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = verifiers
+            .iter_mut()
+            .zip(batch.chunks(per_thread))
+            .map(|(verifier, part)| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|raw| verifier.verify_bytes(&raw.bytes).verdict)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("a verifier thread panicked"))
+            .collect()
+    })
 }
 
 #[derive(Default)]
@@ -29,26 +66,41 @@ pub fn run(args: &Args) -> u8 {
     let name = args.file.display().to_string();
     let mut write_error = None;
 
-    let read = for_each_receipt(&args.file, |raw: RawReceipt| {
-        let verdict = verify_receipt_bytes(&raw.bytes).verdict;
-        match verdict.kind {
-            VerdictKind::Valid => tally.valid += 1,
-            kind if kind.is_unrecognized() => tally.unrecognized += 1,
-            _ => tally.invalid += 1,
+    let threads = args
+        .threads
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(1, NonZeroUsize::get);
+    let mut verifiers: Vec<Verifier> = (0..threads).map(|_| Verifier::default()).collect();
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut report = |batch: &mut Vec<RawReceipt>| {
+        for (raw, verdict) in batch.iter().zip(verify_batch(&mut verifiers, batch)) {
+            match verdict.kind {
+                VerdictKind::Valid => tally.valid += 1,
+                kind if kind.is_unrecognized() => tally.unrecognized += 1,
+                _ => tally.invalid += 1,
+            }
+            let source = match raw.line {
+                Some(line) => format!("{name}:{line}"),
+                None => name.clone(),
+            };
+            let written = if args.json {
+                write_json(&mut out, &source, &verdict)
+            } else {
+                write_text(&mut out, &source, &verdict)
+            };
+            if let Err(e) = written {
+                write_error.get_or_insert(e);
+            }
         }
-        let source = match raw.line {
-            Some(line) => format!("{name}:{line}"),
-            None => name.clone(),
-        };
-        let written = if args.json {
-            write_json(&mut out, &source, &verdict)
-        } else {
-            write_text(&mut out, &source, &verdict)
-        };
-        if let Err(e) = written {
-            write_error.get_or_insert(e);
+        batch.clear();
+    };
+    let read = for_each_receipt(&args.file, |raw: RawReceipt| {
+        batch.push(raw);
+        if batch.len() == BATCH {
+            report(&mut batch);
         }
     });
+    report(&mut batch);
     if let Err(e) = read {
         let _ = out.flush();
         eprintln!("heso-approver: cannot read {name}: {e}");
@@ -76,13 +128,17 @@ pub fn run(args: &Args) -> u8 {
     }
 }
 
-/// A sentence for verdicts the vendor reports without detail.
-fn explain(verdict: &Verdict) -> Option<&str> {
-    if let Some(detail) = &verdict.detail {
-        return Some(detail);
-    }
-    match verdict.kind {
-        VerdictKind::HashMismatch => Some("the content does not hash to its action_hash"),
+/// The verdict's detail, or a sentence where the vendor gives none.
+fn explain(verdict: &Verdict) -> Option<String> {
+    match (verdict.kind, &verdict.detail) {
+        (VerdictKind::WrongAlgorithm, Some(alg)) => Some(format!(
+            "algorithm `{alg}` is not `{}`",
+            heso_receipt::RECEIPT_ALG
+        )),
+        (_, Some(detail)) => Some(detail.clone()),
+        (VerdictKind::HashMismatch, None) => {
+            Some("the content does not hash to its action_hash".to_owned())
+        }
         _ => None,
     }
 }
@@ -123,7 +179,7 @@ fn write_json(out: &mut impl Write, source: &str, verdict: &Verdict) -> io::Resu
     if let Some(level) = verdict.trust_level {
         object.insert("trust_level".into(), level.as_str().into());
     }
-    object.insert("detail".into(), explain(verdict).into());
+    object.insert("detail".into(), verdict.detail.clone().into());
     object.insert(
         "approver_identity_mismatch".into(),
         verdict.approver_identity_mismatch.into(),
