@@ -12,6 +12,7 @@
 pub mod canonical;
 pub mod cosign;
 pub mod keys;
+pub mod request_auth;
 pub mod token;
 pub mod verify;
 pub mod wire;

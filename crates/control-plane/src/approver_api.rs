@@ -1,0 +1,349 @@
+//! The approver API the HESO Approver app uses. Every request is signed by
+//! the device key (see `auth::verify_device`).
+
+use crate::auth::{enrolled_approver, verify_device};
+use crate::body::{parse_json, RawBody};
+use crate::error::{ApiError, ApiResult};
+use crate::operator_api::{
+    already_decided, check_action_hash, check_token, stored_receipt, token_decision,
+};
+use crate::store::{VoteOutcome, VoteRow};
+use crate::views::{ApprovalItem, ApprovalView};
+use crate::{clock, secrets, AppState};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::Json;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use heso_receipt::{canonical_bytes, cosign_payload, keys, ApproverRecord};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Enroll {
+    code: String,
+    public_key: String,
+    #[serde(default)]
+    label: String,
+}
+
+/// `POST /v1/approver/enroll`: a one-time code from the operator adds this
+/// device to the org's roster. Returns the operator keys to pin.
+pub async fn enroll(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<Json<Value>> {
+    let device = verify_device(&state, &method, &uri, &headers, &body).await?;
+    let request: Enroll = parse_json(&body)?;
+    if request.public_key != device.b64 {
+        return Err(ApiError::unprocessable(
+            "key_mismatch",
+            "public_key must be the key that signed the request",
+        ));
+    }
+    let code_hash = secrets::secret_hash("enrolment-code", &secrets::normalize_code(&request.code));
+    let public_key = device.b64.clone();
+    let label = request.label.trim().to_owned();
+    let (org_id, label) = state
+        .db(move |s| s.redeem_enrolment_code(&code_hash, &public_key, &label, clock::now()))
+        .await?
+        .map_err(|why| ApiError::forbidden("enrolment_refused", why))?;
+    let org = state
+        .db(move |s| s.org_by_id(org_id))
+        .await?
+        .expect("the org of a code exists");
+    let operator_keys = state.db(move |s| s.operator_keys(org_id)).await?;
+    tracing::info!(org = %org.name, device = %device.b64, "device enrolled");
+    Ok(Json(json!({
+        "org": org.name,
+        "label": label,
+        "approver_public_key": device.b64,
+        "operator_keys": operator_keys,
+        "sla_minutes": org.sla_minutes,
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    /// Hold the request up to this many seconds while `since` is current.
+    wait: Option<u64>,
+    /// The `version` of the caller's last answer.
+    since: Option<u64>,
+    /// Page cursor: `next_before` of the previous page.
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /v1/approver/approvals`: pending approvals, newest first, with a
+/// change `version`. With `wait` and `since`, answers as soon as the version
+/// moves past `since` (an approval opened or was decided), or after `wait` seconds.
+pub async fn list_pending(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let device = verify_device(&state, &method, &uri, &headers, &[]).await?;
+    let approver = enrolled_approver(&state, &device).await?;
+    let org = approver.org_id;
+    let mut changes = state.changes().subscribe(org);
+    if let (Some(wait), Some(since)) = (query.wait, query.since) {
+        let wait = Duration::from_secs(wait.min(state.config().max_wait_secs));
+        let moved = async {
+            loop {
+                if *changes.borrow_and_update() != since {
+                    return;
+                }
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(wait, moved).await;
+    }
+    let version = *changes.borrow();
+    let limit = query.limit.unwrap_or(100).clamp(1, 500);
+    let before = query.before;
+    let (items, total) = state
+        .db(move |s| Ok((s.pending(org, before, limit)?, s.pending_count(org)?)))
+        .await?;
+    let next_before = (items.len() as i64 == limit)
+        .then(|| items.last().map(|i| i.cursor))
+        .flatten();
+    let items: Vec<ApprovalItem> = items
+        .iter()
+        .map(|i| ApprovalItem::of(&i.approval, &i.receipt_text, None))
+        .collect();
+    Ok(Json(json!({
+        "version": version,
+        "pending_total": total,
+        "items": items,
+        "next_before": next_before,
+    })))
+}
+
+/// `GET /v1/approver/approvals/{action_hash}`: one approval in any state.
+pub async fn show(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(action_hash): Path<String>,
+) -> ApiResult<Json<ApprovalItem>> {
+    let device = verify_device(&state, &method, &uri, &headers, &[]).await?;
+    let org = enrolled_approver(&state, &device).await?.org_id;
+    check_action_hash(&action_hash)?;
+    let (approval, receipt, vote) = state
+        .db(move |s| {
+            let approval = s.approval(org, &action_hash)?;
+            let receipt = s.receipt(org, &action_hash)?;
+            let vote = match &approval {
+                Some(a) => s.vote(&a.id)?,
+                None => None,
+            };
+            Ok((approval, receipt, vote))
+        })
+        .await?;
+    match (approval, receipt) {
+        (Some(approval), Some(receipt)) if receipt.awaiting => Ok(Json(ApprovalItem::of(
+            &approval,
+            &receipt.text,
+            vote.as_ref(),
+        ))),
+        _ => Err(ApiError::not_found(
+            "no approval with a suspended receipt for this action_hash",
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decide {
+    /// The ApproverRecord as the exact JSON text that was signed into the body.
+    record: String,
+    co_sig_b64: String,
+    token_b64: String,
+}
+
+/// `POST /v1/approver/approvals/{action_hash}/decision`: the device's
+/// decision with its co-signature and token. Re-sending the same decision is
+/// answered as recorded; a different one on a decided approval is 409.
+pub async fn decide(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(action_hash): Path<String>,
+    RawBody(body): RawBody,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let device = verify_device(&state, &method, &uri, &headers, &body).await?;
+    let approver = enrolled_approver(&state, &device).await?;
+    let org = approver.org_id;
+    check_action_hash(&action_hash)?;
+    let request: Decide = parse_json(&body)?;
+
+    let hash = action_hash.clone();
+    let (approval, stored) = state
+        .db(move |s| Ok((s.approval(org, &hash)?, s.receipt(org, &hash)?)))
+        .await?;
+    let (Some(approval), Some(stored)) = (approval, stored.filter(|r| r.awaiting)) else {
+        return Err(ApiError::not_found(
+            "no approval with a suspended receipt for this action_hash",
+        ));
+    };
+    let co_sig_text = request.co_sig_b64.trim().to_owned();
+
+    // Idempotent retry: the same device sending the same decision again.
+    let approval_id = approval.id.clone();
+    if let Some(existing) = state.db(move |s| s.vote(&approval_id)).await? {
+        return if existing.approver_key == device.b64
+            && existing.record.as_deref() == Some(request.record.as_str())
+            && existing.co_sig.as_deref() == Some(co_sig_text.as_str())
+        {
+            Ok((
+                StatusCode::OK,
+                Json(
+                    json!({"outcome": "already_recorded", "approval": ApprovalView::of(&approval)}),
+                ),
+            ))
+        } else {
+            Err(already_decided(&existing))
+        };
+    }
+
+    let record: ApproverRecord = serde_json::from_str(&request.record).map_err(|e| {
+        ApiError::unprocessable(
+            "invalid_record",
+            format!("record is not an ApproverRecord: {e}"),
+        )
+    })?;
+    if !record.unsigned.is_empty() {
+        let names: Vec<&str> = record.unsigned.keys().map(String::as_str).collect();
+        return Err(ApiError::unprocessable(
+            "invalid_record",
+            format!(
+                "record has fields that are not part of an ApproverRecord: {}",
+                names.join(", ")
+            ),
+        ));
+    }
+    if record.approver_identity != device.b64 {
+        return Err(ApiError::unprocessable(
+            "identity_mismatch",
+            "record.approver_identity must be the device key that signs this request",
+        ));
+    }
+    let decision = token_decision(record.decision.as_str())?;
+    let suspended = stored_receipt(&stored.text)?;
+    if suspended.content.agent_identity == device.b64 {
+        return Err(ApiError::forbidden(
+            "self_approval",
+            "the operator cannot approve its own action",
+        ));
+    }
+    let payload = cosign_payload(&suspended.content, &record)
+        .map_err(|e| ApiError::conflict("not_promotable", e.to_string()))?;
+    let co_sig = keys::decode_signature(&co_sig_text)
+        .map_err(|e| ApiError::unprocessable("invalid_cosignature", e.to_string()))?;
+    if device.key.verify_strict(&payload, &co_sig).is_err() {
+        return Err(ApiError::forbidden(
+            "cosignature_refused",
+            "the co-signature does not verify over the L1 body for this record",
+        ));
+    }
+    let token_bytes = STANDARD
+        .decode(request.token_b64.trim())
+        .map_err(|_| ApiError::unprocessable("invalid_token", "token_b64 is not base64"))?;
+    let canonical =
+        canonical_bytes(&suspended.content).map_err(|e| ApiError::internal(e.to_string()))?;
+    let token = check_token(
+        &state,
+        org,
+        &token_bytes,
+        &canonical,
+        &approval.rule_id,
+        decision,
+    )
+    .await?;
+    if token.approver_key != device.key {
+        return Err(ApiError::forbidden(
+            "token_refused",
+            "the token is signed by another key",
+        ));
+    }
+
+    let vote = VoteRow {
+        approval_id: approval.id.clone(),
+        approver_key: device.b64.clone(),
+        decision: record.decision.as_str().to_owned(),
+        record: Some(request.record.clone()),
+        co_sig: Some(co_sig_text),
+        token: STANDARD.encode(&token_bytes),
+        reason: record.reason.clone(),
+        via: "approver".into(),
+        created_at: clock::now(),
+    };
+    let nonce_hex = hex::encode(token.nonce);
+    match state
+        .db(move |s| s.record_vote(org, &vote, &nonce_hex))
+        .await?
+    {
+        VoteOutcome::Recorded => state.changes().bump(org),
+        VoteOutcome::AlreadyDecided(existing) => return Err(already_decided(&existing)),
+        VoteOutcome::ReplayedNonce => {
+            return Err(ApiError::forbidden(
+                "token_refused",
+                "token nonce has been seen before (replay)",
+            ))
+        }
+    }
+    tracing::info!(action_hash = %action_hash, decision = record.decision.as_str(), device = %device.b64, "decision recorded");
+    let row = state
+        .db(move |s| s.approval(org, &action_hash))
+        .await?
+        .expect("the approval exists");
+    Ok((
+        StatusCode::OK,
+        Json(json!({"outcome": "recorded", "approval": ApprovalView::of(&row)})),
+    ))
+}
+
+/// `GET /v1/approver/cosignatures`: every decision recorded under this
+/// device's key, with the final L1 receipt once the operator pushed it.
+pub async fn cosignatures(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    let device = verify_device(&state, &method, &uri, &headers, &[]).await?;
+    let org = enrolled_approver(&state, &device).await?.org_id;
+    let key = device.b64.clone();
+    let rows = state.db(move |s| s.cosignatures_by(org, &key)).await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|row| {
+            json!({
+                "action_hash": row.approval.action_hash,
+                "approval_id": row.approval.id,
+                "rule_id": row.approval.rule_id,
+                "status": row.approval.status,
+                "decision": row.vote.decision,
+                "via": row.vote.via,
+                "record": row.vote.record,
+                "co_sig_b64": row.vote.co_sig,
+                "decided_at": clock::rfc3339(row.vote.created_at),
+                "final_receipt": row.final_receipt.as_deref().and_then(|t| serde_json::from_str::<Value>(t).ok()),
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({"approver_public_key": device.b64, "items": items}),
+    ))
+}

@@ -1,0 +1,125 @@
+//! Who is calling: an operator (org API key) or an approver device (a
+//! signature by the device key over the request).
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::{Approver, Org};
+use crate::{clock, secrets, AppState};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, Uri};
+use heso_receipt::request_auth::{
+    nonce_is_well_formed, verify_request, SignedRequest, KEY_HEADER, NONCE_HEADER,
+    SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
+use heso_receipt::{keys, VerifyingKey};
+
+/// The org whose API key came in `x-api-key`.
+pub struct OperatorOrg(pub Org);
+
+impl FromRequestParts<AppState> for OperatorOrg {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let key = parts
+            .headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::unauthorized("missing x-api-key header"))?;
+        let hash = secrets::secret_hash("api-key", key);
+        state
+            .db(move |s| s.org_by_api_key_hash(&hash))
+            .await?
+            .map(OperatorOrg)
+            .ok_or_else(|| ApiError::unauthorized("unknown API key"))
+    }
+}
+
+/// A device key that signed this request.
+pub struct DeviceKey {
+    pub key: VerifyingKey,
+    pub b64: String,
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> ApiResult<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::unauthorized(format!("missing {name} header")))
+}
+
+/// Checks the device signature, the clock skew and that the signature is
+/// fresh (each signature is accepted once).
+pub async fn verify_device(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<DeviceKey> {
+    let key_b64 = header(headers, KEY_HEADER)?;
+    let key = keys::decode_public_key(key_b64)
+        .map_err(|e| ApiError::unauthorized(format!("{KEY_HEADER}: {e}")))?;
+    let timestamp: i64 = header(headers, TIMESTAMP_HEADER)?
+        .parse()
+        .map_err(|_| ApiError::unauthorized(format!("{TIMESTAMP_HEADER} is not Unix seconds")))?;
+    let nonce = header(headers, NONCE_HEADER)?;
+    if !nonce_is_well_formed(nonce) {
+        return Err(ApiError::unauthorized(format!(
+            "{NONCE_HEADER} must be 16 to 64 lowercase hex characters"
+        )));
+    }
+    let signature_b64 = header(headers, SIGNATURE_HEADER)?;
+    let signature = keys::decode_signature(signature_b64)
+        .map_err(|e| ApiError::unauthorized(format!("{SIGNATURE_HEADER}: {e}")))?;
+
+    let now = clock::now();
+    let skew = state.config().clock_skew_secs;
+    if (now - timestamp).abs() > skew {
+        return Err(ApiError::unauthorized(format!(
+            "request timestamp is {}s away from the server clock (allowed: {skew}s); check the device clock",
+            now - timestamp
+        )));
+    }
+    let target = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+    let request = SignedRequest {
+        method: method.as_str(),
+        path_and_query: target,
+        timestamp: timestamp as u64,
+        nonce,
+        body,
+    };
+    if !verify_request(&key, &request, &signature) {
+        return Err(ApiError::unauthorized("request signature does not verify"));
+    }
+    let signature_text = signature_b64.to_owned();
+    let fresh = state
+        .db(move |s| s.remember_request_signature(&signature_text, timestamp + skew, now))
+        .await?;
+    if !fresh {
+        return Err(ApiError::unauthorized("replayed request signature"));
+    }
+    Ok(DeviceKey {
+        b64: keys::public_key_b64(&key),
+        key,
+    })
+}
+
+/// The roster entry of an enrolled device.
+pub async fn enrolled_approver(state: &AppState, device: &DeviceKey) -> ApiResult<Approver> {
+    let b64 = device.b64.clone();
+    let mut entries = state.db(move |s| s.approvers_with_key(&b64)).await?;
+    match entries.len() {
+        0 => Err(ApiError::forbidden(
+            "not_enrolled",
+            "this device key is not enrolled with any org",
+        )),
+        1 => Ok(entries.remove(0)),
+        _ => Err(ApiError::conflict(
+            "ambiguous_device",
+            "this device key is registered with more than one org",
+        )),
+    }
+}

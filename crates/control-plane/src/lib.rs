@@ -1,0 +1,155 @@
+//! A self-hostable HESO control plane.
+//!
+//! - The operator API the vendor SDK (`heso.cloud`) speaks, authenticated by a
+//!   per-org `x-api-key`: receipts, approvals, tokens, assembly parts, policy.
+//! - The approver API the HESO Approver app speaks, authenticated by a
+//!   signature from the device key on every request (see `heso_receipt::request_auth`).
+//!
+//! It holds no signing key: everything it is sent is re-verified with the
+//! protocol crate and refused when it does not verify. Usable as a library
+//! (the desktop app embeds the demo).
+
+pub mod admin;
+pub mod approver_api;
+pub mod auth;
+pub mod body;
+pub mod changes;
+pub mod clock;
+pub mod demo;
+pub mod error;
+pub mod operator_api;
+pub mod secrets;
+pub mod store;
+pub mod views;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use std::future::Future;
+use std::sync::Arc;
+use store::Store;
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Tunables, with the defaults a deployment wants.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How far a device's request timestamp may be from the server clock.
+    pub clock_skew_secs: i64,
+    /// The longest an approver long-poll is held.
+    pub max_wait_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            clock_skew_secs: 120,
+            max_wait_secs: 30,
+        }
+    }
+}
+
+struct Inner {
+    store: Store,
+    changes: changes::Changes,
+    config: Config,
+}
+
+/// Shared by every request handler.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    pub fn new(store: Store, config: Config) -> Self {
+        AppState(Arc::new(Inner {
+            store,
+            changes: changes::Changes::default(),
+            config,
+        }))
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    pub fn changes(&self) -> &changes::Changes {
+        &self.0.changes
+    }
+
+    /// Runs storage work on the blocking pool.
+    pub async fn db<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Store) -> store::Result<T> + Send + 'static,
+    ) -> error::ApiResult<T> {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || work(&state.0.store))
+            .await
+            .map_err(|e| error::ApiError::internal(format!("storage task failed: {e}")))?
+            .map_err(Into::into)
+    }
+
+    /// Direct storage access for synchronous callers (admin commands, tests).
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+}
+
+/// Every route of the control plane.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/v1/receipts", post(operator_api::push_receipt))
+        .route("/v1/approvals", post(operator_api::open_approval))
+        .route(
+            "/v1/approvals/{action_hash}",
+            get(operator_api::poll_approval),
+        )
+        .route(
+            "/v1/approvals/{action_hash}/submit-token",
+            post(operator_api::submit_token),
+        )
+        .route(
+            "/v1/approvals/{action_hash}/assembly",
+            get(operator_api::assembly),
+        )
+        .route(
+            "/v1/orgs/register-approver-pubkey",
+            post(operator_api::register_approver),
+        )
+        .route("/v1/policy/pull", get(operator_api::pull_policy))
+        .route("/v1/approver/enroll", post(approver_api::enroll))
+        .route("/v1/approver/approvals", get(approver_api::list_pending))
+        .route(
+            "/v1/approver/approvals/{action_hash}",
+            get(approver_api::show),
+        )
+        .route(
+            "/v1/approver/approvals/{action_hash}/decision",
+            post(approver_api::decide),
+        )
+        .route("/v1/approver/cosignatures", get(approver_api::cosignatures))
+        .fallback(|| async { error::ApiError::not_found("no such route") })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        include_str!("../openapi.json"),
+    )
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

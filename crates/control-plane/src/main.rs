@@ -1,0 +1,249 @@
+//! `heso-control-plane`: serve the control plane and administer its orgs.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use heso_control_plane::store::Store;
+use heso_control_plane::{admin, demo, AppState, Config};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "heso-control-plane",
+    version,
+    about = "A self-hostable HESO control plane"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the operator and approver APIs.
+    Serve {
+        /// SQLite database file (created if missing). Required unless --demo.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: SocketAddr,
+        /// Seed a demo org whose operator keeps opening realistic approvals,
+        /// and print an enrolment code. Uses an in-memory database unless --db is given.
+        #[arg(long)]
+        demo: bool,
+        /// Seconds between new demo approvals.
+        #[arg(long, default_value_t = 8)]
+        demo_interval: u64,
+        /// Log lines as JSON objects.
+        #[arg(long)]
+        log_json: bool,
+    },
+    /// Manage orgs.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Issue a one-time enrolment code for an approver device.
+    Enroll {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        label: String,
+        /// Hours until the code expires.
+        #[arg(long, default_value_t = 24)]
+        ttl_hours: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage the policy the SDK pulls.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Create an org; prints its API key once.
+    Create {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        name: String,
+        /// The operator's Ed25519 public key, base64.
+        #[arg(long)]
+        operator_key: String,
+        /// Minutes approvers have to decide.
+        #[arg(long, default_value_t = 30)]
+        sla_minutes: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Set the org's policy from a TOML file.
+    Set {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        file: PathBuf,
+    },
+}
+
+fn open(db: &Path) -> anyhow::Result<Store> {
+    Store::open(db).with_context(|| format!("cannot open database {}", db.display()))
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 64 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("heso-control-plane: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Org {
+            command:
+                OrgCommand::Create {
+                    db,
+                    name,
+                    operator_key,
+                    sla_minutes,
+                    json,
+                },
+        } => {
+            let org = admin::create_org(&open(&db)?, &name, &operator_key, sla_minutes)?;
+            if json {
+                println!("{}", json!({"org": org.name, "api_key": org.api_key}));
+            } else {
+                println!("Created org `{}`.", org.name);
+                println!(
+                    "API key (shown once; store it in the operator's secrets): {}",
+                    org.api_key
+                );
+            }
+        }
+        Command::Enroll {
+            db,
+            org,
+            label,
+            ttl_hours,
+            json,
+        } => {
+            let code = admin::issue_enrolment_code(&open(&db)?, &org, &label, ttl_hours)?;
+            if json {
+                println!("{}", json!({"code": code}));
+            } else {
+                println!(
+                    "Enrolment code for `{label}` in `{org}` (one use, {ttl_hours} h): {code}"
+                );
+            }
+        }
+        Command::Policy {
+            command: PolicyCommand::Set { db, org, file },
+        } => {
+            let toml = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let hash = admin::set_policy(&open(&db)?, &org, &toml)?;
+            println!("Policy for `{org}` set (blake3 {hash}).");
+        }
+        Command::Serve {
+            db,
+            listen,
+            demo,
+            demo_interval,
+            log_json,
+        } => {
+            init_logging(log_json);
+            let store = match (&db, demo) {
+                (Some(db), _) => open(db)?,
+                (None, true) => Store::open_in_memory()?,
+                (None, false) => anyhow::bail!("--db FILE is required (or use --demo)"),
+            };
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(serve(store, listen, demo.then_some(demo_interval)))?;
+        }
+    }
+    Ok(())
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,tower_http=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(store: Store, listen: SocketAddr, demo_interval: Option<u64>) -> anyhow::Result<()> {
+    let state = AppState::new(store, Config::default());
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let address = listener.local_addr()?;
+    if let Some(interval) = demo_interval {
+        let seed = demo::seed(&state, 6)?;
+        println!("HESO demo control plane at http://{address}");
+        println!("  enrolment code: {}", seed.enrolment_code);
+        println!("  operator API key: {}", seed.api_key);
+        tokio::spawn(demo::run(
+            state.clone(),
+            seed.org_id,
+            seed.operator,
+            Duration::from_secs(interval.max(1)),
+        ));
+    } else {
+        println!("HESO control plane at http://{address}");
+    }
+    tracing::info!(%address, "serving");
+    heso_control_plane::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

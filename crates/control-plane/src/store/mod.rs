@@ -1,0 +1,758 @@
+//! Storage: every SQL statement of the control plane lives here, behind
+//! plain methods, so another database can follow by reimplementing this module.
+//!
+//! SQLite in WAL mode with one connection behind a mutex: SQLite serializes
+//! writers anyway, and the callers run these methods on tokio's blocking pool.
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite_migration::{Migrations, M};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+pub type OrgId = i64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Clone)]
+pub struct Org {
+    pub id: OrgId,
+    pub name: String,
+    pub sla_minutes: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Approver {
+    pub org_id: OrgId,
+    pub key_id: String,
+    pub public_key: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredReceipt {
+    pub seq: i64,
+    pub action_hash: String,
+    pub trust_level: String,
+    pub awaiting: bool,
+    pub text: String,
+    pub entry_hash: String,
+    pub superseded_by: Option<String>,
+}
+
+/// A verified receipt to append to an org's log.
+#[derive(Debug, Clone, Copy)]
+pub struct NewReceipt<'a> {
+    pub org: OrgId,
+    pub action_hash: &'a str,
+    pub trust_level: &'a str,
+    /// A suspended L0 awaiting approval.
+    pub awaiting: bool,
+    pub text: &'a str,
+    /// The action hash of the entry this one replaces (L1 finalizing an L0).
+    pub supersedes: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendOutcome {
+    Appended { seq: i64, entry_hash: String },
+    Duplicate { seq: i64, entry_hash: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct ApprovalRow {
+    pub id: String,
+    pub org_id: OrgId,
+    pub action_hash: String,
+    pub workflow: String,
+    pub account: String,
+    pub rule_id: String,
+    pub scope: String,
+    pub threshold: i64,
+    pub matched_conditions: String,
+    pub status: String,
+    pub opened_at: i64,
+    pub deadline_at: i64,
+    pub resolved_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApproval {
+    pub id: String,
+    pub org_id: OrgId,
+    pub action_hash: String,
+    pub workflow: String,
+    pub account: String,
+    pub rule_id: String,
+    pub scope: String,
+    pub threshold: i64,
+    pub matched_conditions: String,
+    pub opened_at: i64,
+    pub deadline_at: i64,
+}
+
+/// A pending approval with the suspended receipt it is about.
+#[derive(Debug, Clone)]
+pub struct PendingItem {
+    pub approval: ApprovalRow,
+    pub receipt_text: String,
+    pub cursor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoteRow {
+    pub approval_id: String,
+    pub approver_key: String,
+    pub decision: String,
+    pub record: Option<String>,
+    pub co_sig: Option<String>,
+    pub token: String,
+    pub reason: String,
+    pub via: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoteOutcome {
+    Recorded,
+    /// The approval was already decided; here is the deciding vote.
+    AlreadyDecided(VoteRow),
+    ReplayedNonce,
+}
+
+/// An approved decision the operator has not turned into an L1 receipt yet.
+#[derive(Debug, Clone)]
+pub struct Unfinalized {
+    pub action_hash: String,
+    pub receipt_text: String,
+    pub record: String,
+    pub co_sig: String,
+    pub approver_key: String,
+}
+
+/// One co-signature a device made, with the final receipt when the operator pushed it.
+#[derive(Debug, Clone)]
+pub struct CosignatureRow {
+    pub approval: ApprovalRow,
+    pub vote: VoteRow,
+    pub final_receipt: Option<String>,
+}
+
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(include_str!("schema_v1.sql"))])
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+const APPROVAL_COLUMNS: &str = "a.id, a.org_id, a.action_hash, a.workflow, a.account, a.rule_id, \
+     a.scope, a.threshold, a.matched_conditions, a.status, a.opened_at, a.deadline_at, a.resolved_at";
+
+fn approval_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApprovalRow> {
+    Ok(ApprovalRow {
+        id: row.get(0)?,
+        org_id: row.get(1)?,
+        action_hash: row.get(2)?,
+        workflow: row.get(3)?,
+        account: row.get(4)?,
+        rule_id: row.get(5)?,
+        scope: row.get(6)?,
+        threshold: row.get(7)?,
+        matched_conditions: row.get(8)?,
+        status: row.get(9)?,
+        opened_at: row.get(10)?,
+        deadline_at: row.get(11)?,
+        resolved_at: row.get(12)?,
+    })
+}
+
+const VOTE_COLUMNS: &str =
+    "v.approval_id, v.approver_key, v.decision, v.record, v.co_sig, v.token, v.reason, v.via, v.created_at";
+
+fn vote_from_row(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<VoteRow> {
+    Ok(VoteRow {
+        approval_id: row.get(at)?,
+        approver_key: row.get(at + 1)?,
+        decision: row.get(at + 2)?,
+        record: row.get(at + 3)?,
+        co_sig: row.get(at + 4)?,
+        token: row.get(at + 5)?,
+        reason: row.get(at + 6)?,
+        via: row.get(at + 7)?,
+        created_at: row.get(at + 8)?,
+    })
+}
+
+/// The hash chaining an org's receipt log: BLAKE3 over the previous entry
+/// hash, the position and the receipt's action hash.
+fn entry_hash(previous: &str, seq: i64, action_hash: &str) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"heso-control-plane/entry/v1\0");
+    hasher.update(previous.as_bytes());
+    hasher.update(b"\0");
+    hasher.update(seq.to_string().as_bytes());
+    hasher.update(b"\0");
+    hasher.update(action_hash.as_bytes());
+    hasher.finalize().to_hex().to_string()
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Self> {
+        Self::init(Connection::open(path)?)
+    }
+
+    pub fn open_in_memory() -> Result<Self> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrations().to_latest(&mut conn)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written
+        // (statements are atomic), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    // ----- orgs -----
+
+    pub fn create_org(
+        &self,
+        name: &str,
+        api_key_hash: &str,
+        operator_key: &str,
+        sla_minutes: i64,
+        now: i64,
+    ) -> Result<OrgId> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let exists: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM orgs WHERE name = ?1)",
+            [name],
+            |r| r.get(0),
+        )?;
+        if exists {
+            return Err(StoreError::Conflict(format!(
+                "an org named `{name}` already exists"
+            )));
+        }
+        tx.execute(
+            "INSERT INTO orgs (name, api_key_hash, sla_minutes, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![name, api_key_hash, sla_minutes, now],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO operator_keys (org_id, public_key) VALUES (?1, ?2)",
+            params![id, operator_key],
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn org_where(&self, clause: &str, value: &str) -> Result<Option<Org>> {
+        let sql = format!("SELECT id, name, sla_minutes FROM orgs WHERE {clause} = ?1");
+        Ok(self
+            .conn()
+            .query_row(&sql, [value], |r| {
+                Ok(Org {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    sla_minutes: r.get(2)?,
+                })
+            })
+            .optional()?)
+    }
+
+    pub fn org_by_api_key_hash(&self, hash: &str) -> Result<Option<Org>> {
+        self.org_where("api_key_hash", hash)
+    }
+
+    pub fn org_by_name(&self, name: &str) -> Result<Option<Org>> {
+        self.org_where("name", name)
+    }
+
+    pub fn org_by_id(&self, id: OrgId) -> Result<Option<Org>> {
+        self.org_where("id", &id.to_string())
+    }
+
+    pub fn operator_keys(&self, org: OrgId) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT public_key FROM operator_keys WHERE org_id = ?1 ORDER BY public_key",
+        )?;
+        let keys = stmt
+            .query_map([org], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(keys)
+    }
+
+    pub fn policy(&self, org: OrgId) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT policy_toml FROM orgs WHERE id = ?1", [org], |r| {
+                r.get(0)
+            })?)
+    }
+
+    pub fn set_policy(&self, org: OrgId, toml: &str) -> Result<()> {
+        self.conn().execute(
+            "UPDATE orgs SET policy_toml = ?2 WHERE id = ?1",
+            params![org, toml],
+        )?;
+        Ok(())
+    }
+
+    // ----- the approver roster -----
+
+    /// Registers or updates a roster entry keyed on `key_id`.
+    pub fn upsert_approver(&self, a: &Approver, source: &str, now: i64) -> Result<()> {
+        let conn = self.conn();
+        let taken: Option<String> = conn
+            .query_row(
+                "SELECT key_id FROM approvers WHERE org_id = ?1 AND public_key = ?2 AND key_id <> ?3",
+                params![a.org_id, a.public_key, a.key_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(other) = taken {
+            return Err(StoreError::Conflict(format!(
+                "this public key is already registered as `{other}`"
+            )));
+        }
+        conn.execute(
+            "INSERT INTO approvers (org_id, key_id, public_key, label, source, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (org_id, key_id) DO UPDATE SET public_key = excluded.public_key, label = excluded.label",
+            params![a.org_id, a.key_id, a.public_key, a.label, source, now],
+        )?;
+        Ok(())
+    }
+
+    /// The roster entries holding this public key, across orgs.
+    pub fn approvers_with_key(&self, public_key: &str) -> Result<Vec<Approver>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT org_id, key_id, public_key, label FROM approvers WHERE public_key = ?1 ORDER BY org_id",
+        )?;
+        let rows = stmt
+            .query_map([public_key], |r| {
+                Ok(Approver {
+                    org_id: r.get(0)?,
+                    key_id: r.get(1)?,
+                    public_key: r.get(2)?,
+                    label: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    pub fn roster_keys(&self, org: OrgId) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT public_key FROM approvers WHERE org_id = ?1")?;
+        let keys = stmt
+            .query_map([org], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(keys)
+    }
+
+    // ----- enrolment codes -----
+
+    pub fn add_enrolment_code(
+        &self,
+        org: OrgId,
+        code_hash: &str,
+        label: &str,
+        expires_at: i64,
+    ) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO enrolment_codes (code_hash, org_id, label, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![code_hash, org, label, expires_at],
+        )?;
+        Ok(())
+    }
+
+    /// Uses up a code and enrols the device in one transaction. Returns the
+    /// org and the label the operator gave the code, or why it was refused.
+    pub fn redeem_enrolment_code(
+        &self,
+        code_hash: &str,
+        public_key: &str,
+        device_label: &str,
+        now: i64,
+    ) -> Result<std::result::Result<(OrgId, String), &'static str>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let code: Option<(OrgId, String, i64, Option<i64>)> = tx
+            .query_row(
+                "SELECT org_id, label, expires_at, used_at FROM enrolment_codes WHERE code_hash = ?1",
+                [code_hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let Some((org, code_label, expires_at, used_at)) = code else {
+            return Ok(Err("unknown enrolment code"));
+        };
+        if used_at.is_some() {
+            return Ok(Err("this enrolment code has already been used"));
+        }
+        if now > expires_at {
+            return Ok(Err(
+                "this enrolment code has expired; ask the operator for a new one",
+            ));
+        }
+        let operator: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM operator_keys WHERE org_id = ?1 AND public_key = ?2)",
+            params![org, public_key],
+            |r| r.get(0),
+        )?;
+        if operator {
+            return Ok(Err("an operator key cannot enrol as an approver"));
+        }
+        let already: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM approvers WHERE org_id = ?1 AND public_key = ?2)",
+            params![org, public_key],
+            |r| r.get(0),
+        )?;
+        if already {
+            return Ok(Err("this device key is already enrolled with this org"));
+        }
+        let label = if device_label.is_empty() {
+            code_label.clone()
+        } else {
+            device_label.to_owned()
+        };
+        let key_id = format!(
+            "device-{}",
+            &blake3::hash(public_key.as_bytes()).to_hex()[..16]
+        );
+        tx.execute(
+            "INSERT INTO approvers (org_id, key_id, public_key, label, source, created_at)
+             VALUES (?1, ?2, ?3, ?4, 'enrolment', ?5)",
+            params![org, key_id, public_key, label, now],
+        )?;
+        tx.execute(
+            "UPDATE enrolment_codes SET used_at = ?2, used_by = ?3 WHERE code_hash = ?1",
+            params![code_hash, now, public_key],
+        )?;
+        tx.commit()?;
+        Ok(Ok((org, label)))
+    }
+
+    // ----- receipts -----
+
+    pub fn receipt(&self, org: OrgId, action_hash: &str) -> Result<Option<StoredReceipt>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT seq, action_hash, trust_level, awaiting, receipt, entry_hash, superseded_by
+                 FROM receipts WHERE org_id = ?1 AND action_hash = ?2",
+            )?
+            .query_row(params![org, action_hash], |r| {
+                Ok(StoredReceipt {
+                    seq: r.get(0)?,
+                    action_hash: r.get(1)?,
+                    trust_level: r.get(2)?,
+                    awaiting: r.get(3)?,
+                    text: r.get(4)?,
+                    entry_hash: r.get(5)?,
+                    superseded_by: r.get(6)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Appends a verified receipt to the org's log. The same receipt again is
+    /// a duplicate; different bytes under the same action hash are a conflict.
+    /// With `supersedes`, marks that entry as replaced, atomically.
+    pub fn append_receipt(&self, new: &NewReceipt<'_>, now: i64) -> Result<AppendOutcome> {
+        let NewReceipt {
+            org,
+            action_hash,
+            trust_level,
+            awaiting,
+            text,
+            supersedes,
+        } = *new;
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let existing: Option<(i64, String, String)> = tx
+            .query_row(
+                "SELECT seq, entry_hash, receipt FROM receipts WHERE org_id = ?1 AND action_hash = ?2",
+                params![org, action_hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        if let Some((seq, entry_hash, stored)) = existing {
+            let same = serde_json::from_str::<serde_json::Value>(&stored).ok()
+                == serde_json::from_str::<serde_json::Value>(text).ok();
+            return if same {
+                Ok(AppendOutcome::Duplicate { seq, entry_hash })
+            } else {
+                Err(StoreError::Conflict(format!(
+                    "a different receipt is already recorded under action_hash {action_hash}"
+                )))
+            };
+        }
+        let previous: String = tx
+            .query_row(
+                "SELECT entry_hash FROM receipts WHERE org_id = ?1 ORDER BY seq DESC LIMIT 1",
+                [org],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or_default();
+        tx.execute(
+            "INSERT INTO receipts (org_id, action_hash, trust_level, awaiting, receipt, entry_hash, supersedes, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7)",
+            params![org, action_hash, trust_level, awaiting, text, supersedes, now],
+        )?;
+        let seq = tx.last_insert_rowid();
+        let entry_hash = entry_hash(&previous, seq, action_hash);
+        tx.execute(
+            "UPDATE receipts SET entry_hash = ?2 WHERE seq = ?1",
+            params![seq, entry_hash],
+        )?;
+        if let Some(old) = supersedes {
+            tx.execute(
+                "UPDATE receipts SET superseded_by = ?3 WHERE org_id = ?1 AND action_hash = ?2",
+                params![org, old, action_hash],
+            )?;
+        }
+        tx.commit()?;
+        Ok(AppendOutcome::Appended { seq, entry_hash })
+    }
+
+    // ----- approvals -----
+
+    /// Opens an approval, or returns the one already open for this action.
+    pub fn open_approval(&self, new: &NewApproval) -> Result<(ApprovalRow, bool)> {
+        let conn = self.conn();
+        let inserted = conn.execute(
+            "INSERT INTO approvals (id, org_id, action_hash, workflow, account, rule_id, scope, threshold,
+                                    matched_conditions, status, opened_at, deadline_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?10, ?11)
+             ON CONFLICT (org_id, action_hash) DO NOTHING",
+            params![
+                new.id,
+                new.org_id,
+                new.action_hash,
+                new.workflow,
+                new.account,
+                new.rule_id,
+                new.scope,
+                new.threshold,
+                new.matched_conditions,
+                new.opened_at,
+                new.deadline_at
+            ],
+        )?;
+        drop(conn);
+        let row = self
+            .approval(new.org_id, &new.action_hash)?
+            .expect("the approval was just inserted or already present");
+        Ok((row, inserted == 1))
+    }
+
+    pub fn approval(&self, org: OrgId, action_hash: &str) -> Result<Option<ApprovalRow>> {
+        let sql = format!(
+            "SELECT {APPROVAL_COLUMNS} FROM approvals a WHERE a.org_id = ?1 AND a.action_hash = ?2"
+        );
+        Ok(self
+            .conn()
+            .prepare_cached(&sql)?
+            .query_row(params![org, action_hash], approval_from_row)
+            .optional()?)
+    }
+
+    /// Pending approvals whose suspended receipt has arrived, newest first,
+    /// strictly older than `before` (a cursor from a previous page).
+    pub fn pending(&self, org: OrgId, before: Option<i64>, limit: i64) -> Result<Vec<PendingItem>> {
+        let sql = format!(
+            "SELECT {APPROVAL_COLUMNS}, r.receipt, a.rowid FROM approvals a
+             JOIN receipts r ON r.org_id = a.org_id AND r.action_hash = a.action_hash AND r.awaiting = 1
+             WHERE a.org_id = ?1 AND a.status = 'pending' AND a.rowid < ?2
+             ORDER BY a.rowid DESC LIMIT ?3"
+        );
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let items = stmt
+            .query_map(params![org, before.unwrap_or(i64::MAX), limit], |r| {
+                Ok(PendingItem {
+                    approval: approval_from_row(r)?,
+                    receipt_text: r.get(13)?,
+                    cursor: r.get(14)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(items)
+    }
+
+    pub fn pending_count(&self, org: OrgId) -> Result<i64> {
+        Ok(self.conn().query_row(
+            "SELECT COUNT(*) FROM approvals a
+             JOIN receipts r ON r.org_id = a.org_id AND r.action_hash = a.action_hash AND r.awaiting = 1
+             WHERE a.org_id = ?1 AND a.status = 'pending'",
+            [org],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Records the deciding vote: exactly one vote wins an approval. The
+    /// token's nonce is burned in the same transaction.
+    pub fn record_vote(&self, org: OrgId, vote: &VoteRow, nonce_hex: &str) -> Result<VoteOutcome> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let existing = tx
+            .query_row(
+                &format!("SELECT {VOTE_COLUMNS} FROM votes v WHERE v.approval_id = ?1"),
+                [&vote.approval_id],
+                |r| vote_from_row(r, 0),
+            )
+            .optional()?;
+        if let Some(existing) = existing {
+            return Ok(VoteOutcome::AlreadyDecided(existing));
+        }
+        let fresh = tx.execute(
+            "INSERT INTO token_nonces (org_id, nonce) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![org, nonce_hex],
+        )?;
+        if fresh == 0 {
+            return Ok(VoteOutcome::ReplayedNonce);
+        }
+        let updated = tx.execute(
+            "UPDATE approvals SET status = ?2, resolved_at = ?3 WHERE id = ?1 AND status = 'pending'",
+            params![vote.approval_id, vote.decision, vote.created_at],
+        )?;
+        if updated != 1 {
+            return Err(StoreError::Conflict(
+                "the approval is no longer pending".into(),
+            ));
+        }
+        tx.execute(
+            "INSERT INTO votes (approval_id, approver_key, decision, record, co_sig, token, reason, via, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                vote.approval_id,
+                vote.approver_key,
+                vote.decision,
+                vote.record,
+                vote.co_sig,
+                vote.token,
+                vote.reason,
+                vote.via,
+                vote.created_at
+            ],
+        )?;
+        tx.commit()?;
+        Ok(VoteOutcome::Recorded)
+    }
+
+    pub fn vote(&self, approval_id: &str) -> Result<Option<VoteRow>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {VOTE_COLUMNS} FROM votes v WHERE v.approval_id = ?1"),
+                [approval_id],
+                |r| vote_from_row(r, 0),
+            )
+            .optional()?)
+    }
+
+    pub fn nonce_seen(&self, org: OrgId, nonce_hex: &str) -> Result<bool> {
+        Ok(self.conn().query_row(
+            "SELECT EXISTS(SELECT 1 FROM token_nonces WHERE org_id = ?1 AND nonce = ?2)",
+            params![org, nonce_hex],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Every vote cast with this key in this org, newest first, with the
+    /// final L1 receipt where the operator has pushed it.
+    pub fn cosignatures_by(&self, org: OrgId, approver_key: &str) -> Result<Vec<CosignatureRow>> {
+        let sql = format!(
+            "SELECT {APPROVAL_COLUMNS}, {VOTE_COLUMNS}, l1.receipt FROM votes v
+             JOIN approvals a ON a.id = v.approval_id
+             LEFT JOIN receipts l0 ON l0.org_id = a.org_id AND l0.action_hash = a.action_hash
+             LEFT JOIN receipts l1 ON l1.org_id = a.org_id AND l1.action_hash = l0.superseded_by
+             WHERE a.org_id = ?1 AND v.approver_key = ?2
+             ORDER BY v.created_at DESC, a.rowid DESC"
+        );
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(params![org, approver_key], |r| {
+                Ok(CosignatureRow {
+                    approval: approval_from_row(r)?,
+                    vote: vote_from_row(r, 13)?,
+                    final_receipt: r.get(22)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Approved approvals with a co-signature whose suspended receipt no L1
+    /// has superseded yet: what an operator still has to finalize.
+    pub fn approved_unfinalized(&self, org: OrgId) -> Result<Vec<Unfinalized>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT a.action_hash, r.receipt, v.record, v.co_sig, v.approver_key FROM approvals a
+             JOIN votes v ON v.approval_id = a.id
+             JOIN receipts r ON r.org_id = a.org_id AND r.action_hash = a.action_hash
+             WHERE a.org_id = ?1 AND a.status = 'approved' AND v.co_sig IS NOT NULL
+               AND r.superseded_by IS NULL",
+        )?;
+        let rows = stmt
+            .query_map([org], |r| {
+                Ok(Unfinalized {
+                    action_hash: r.get(0)?,
+                    receipt_text: r.get(1)?,
+                    record: r.get(2)?,
+                    co_sig: r.get(3)?,
+                    approver_key: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    // ----- request replay guard -----
+
+    /// Remembers a request signature until `expires_at`. False when it was
+    /// already seen (a replay).
+    pub fn remember_request_signature(
+        &self,
+        signature: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool> {
+        let conn = self.conn();
+        conn.prepare_cached("DELETE FROM request_signatures WHERE expires_at < ?1")?
+            .execute([now])?;
+        let fresh = conn
+            .prepare_cached(
+                "INSERT INTO request_signatures (signature, expires_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![signature, expires_at])?;
+        Ok(fresh == 1)
+    }
+}

@@ -1,0 +1,93 @@
+//! JSON shapes the API returns.
+
+use crate::clock::rfc3339;
+use crate::store::{ApprovalRow, VoteRow};
+use serde::Serialize;
+use serde_json::Value;
+
+/// The SDK's ApprovalView.
+#[derive(Debug, Serialize)]
+pub struct ApprovalView {
+    pub approval_id: String,
+    pub action_hash: String,
+    pub status: String,
+    pub threshold: i64,
+    pub approved_count: i64,
+    pub resolved_at: Option<String>,
+}
+
+impl ApprovalView {
+    pub fn of(row: &ApprovalRow) -> Self {
+        ApprovalView {
+            approval_id: row.id.clone(),
+            action_hash: row.action_hash.clone(),
+            status: row.status.clone(),
+            threshold: row.threshold,
+            approved_count: i64::from(row.status == "approved"),
+            resolved_at: row.resolved_at.map(rfc3339),
+        }
+    }
+}
+
+/// The decision recorded on an approval, as approvers see it.
+#[derive(Debug, Serialize)]
+pub struct DecisionView {
+    pub decision: String,
+    pub approver_public_key: String,
+    pub decided_at: String,
+    pub via: String,
+}
+
+impl DecisionView {
+    pub fn of(vote: &VoteRow) -> Self {
+        DecisionView {
+            decision: vote.decision.clone(),
+            approver_public_key: vote.approver_key.clone(),
+            decided_at: rfc3339(vote.created_at),
+            via: vote.via.clone(),
+        }
+    }
+}
+
+/// One approval with everything the approver app shows.
+#[derive(Debug, Serialize)]
+pub struct ApprovalItem {
+    pub approval_id: String,
+    pub action_hash: String,
+    pub status: String,
+    pub threshold: i64,
+    pub workflow: String,
+    pub account: String,
+    pub rule_id: String,
+    /// As the operator sent them when opening the approval; the signed ones
+    /// are in the receipt's `policy.matched_conditions`.
+    pub matched_conditions: Value,
+    pub opened_at: String,
+    pub sla_deadline: String,
+    pub sla_minutes: i64,
+    /// The operator-signed suspended receipt. Clients verify it themselves.
+    pub receipt: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<DecisionView>,
+}
+
+impl ApprovalItem {
+    pub fn of(row: &ApprovalRow, receipt_text: &str, vote: Option<&VoteRow>) -> Self {
+        ApprovalItem {
+            approval_id: row.id.clone(),
+            action_hash: row.action_hash.clone(),
+            status: row.status.clone(),
+            threshold: row.threshold,
+            workflow: row.workflow.clone(),
+            account: row.account.clone(),
+            rule_id: row.rule_id.clone(),
+            matched_conditions: serde_json::from_str(&row.matched_conditions)
+                .unwrap_or(Value::Null),
+            opened_at: rfc3339(row.opened_at),
+            sla_deadline: rfc3339(row.deadline_at),
+            sla_minutes: (row.deadline_at - row.opened_at) / 60,
+            receipt: serde_json::from_str(receipt_text).unwrap_or(Value::Null),
+            decision: vote.map(DecisionView::of),
+        }
+    }
+}

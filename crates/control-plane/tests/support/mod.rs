@@ -1,0 +1,257 @@
+//! A control plane on a loopback port, an operator and approver devices.
+
+#![allow(dead_code)]
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use heso_control_plane::store::Store;
+use heso_control_plane::{admin, serve, AppState, Config};
+use heso_receipt::request_auth::{
+    sign_request, SignedRequest, KEY_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
+use heso_receipt::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub struct Plane {
+    pub url: String,
+    pub state: AppState,
+    pub api_key: String,
+    pub operator: SigningKey,
+    pub http: reqwest::Client,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+pub const ORG: &str = "acme";
+
+impl Plane {
+    pub async fn start() -> Plane {
+        let state = AppState::new(Store::open_in_memory().unwrap(), Config::default());
+        let operator = SigningKey::from_bytes(&[11; 32]);
+        let org = admin::create_org(
+            state.store(),
+            ORG,
+            &keys::public_key_b64(&operator.verifying_key()),
+            30,
+        )
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve(listener, state.clone(), async {
+            let _ = rx.await;
+        }));
+        Plane {
+            url,
+            state,
+            api_key: org.api_key,
+            operator,
+            http: reqwest::Client::new(),
+            _shutdown: tx,
+        }
+    }
+
+    /// An operator call with the org's API key.
+    pub async fn op(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .header("x-api-key", &self.api_key);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub fn enrolment_code(&self, label: &str) -> String {
+        admin::issue_enrolment_code(self.state.store(), ORG, label, 24).unwrap()
+    }
+
+    /// A suspended L0 payment receipt signed by the org's operator.
+    pub fn suspended(&self, amount: u64) -> Receipt {
+        suspended_by(&self.operator, amount, "payment.large.requires_approval")
+    }
+
+    /// Pushes the receipt and opens its approval.
+    pub async fn park(&self, receipt: &Receipt) -> String {
+        let (status, body) = self
+            .op(
+                Method::POST,
+                "/v1/receipts",
+                Some(json!({"receipt": receipt})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let hash = receipt.content.action_hash.clone();
+        let (status, body) = self
+            .op(
+                Method::POST,
+                "/v1/approvals",
+                Some(
+                    json!({"action_hash": hash, "workflow": "payouts", "account": "acct_1",
+                    "rule_id": receipt.content.policy.rule_id, "threshold": 1,
+                    "matched_conditions": receipt.content.policy.matched_conditions,
+                    "scope": receipt.content.policy.rule_id}),
+                ),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        hash
+    }
+
+    pub async fn enrolled_device(&self, seed: u8) -> Device {
+        let device = Device::new(self, seed);
+        let code = self.enrolment_code("laptop");
+        let (status, body) = device.enroll(&code).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        device
+    }
+}
+
+pub fn suspended_by(operator: &SigningKey, amount: u64, rule_id: &str) -> Receipt {
+    let content: Content = serde_json::from_value(json!({
+        "action_version": ACTION_VERSION,
+        "captured_at": "2026-11-21T10:00:00Z",
+        "agent_identity": keys::public_key_b64(&operator.verifying_key()),
+        "action": {"verb": "payment", "tool_name": "stripe.transfers.create", "workflow": "payouts",
+                   "account": "acct_1", "target_host": "api.stripe.com",
+                   "fields": {"amount": amount, "currency": "USD", "payee": "Globex LLC"}},
+        "policy": {"rule_id": rule_id, "rule_display": "Payments over 1,000 need approval",
+                   "matched_conditions": [{"field": "amount", "op": "gt", "value": 1000}],
+                   "decision_path": "require_approval"},
+        "trust_level": "L0",
+        "action_hash": ""
+    }))
+    .unwrap();
+    sign_as_operator(operator, content).unwrap()
+}
+
+static NONCE: AtomicU64 = AtomicU64::new(1);
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// An approver device: its key signs every request.
+pub struct Device {
+    pub key: SigningKey,
+    pub url: String,
+    pub http: reqwest::Client,
+}
+
+impl Device {
+    pub fn new(plane: &Plane, seed: u8) -> Device {
+        Device {
+            key: SigningKey::from_bytes(&[seed; 32]),
+            url: plane.url.clone(),
+            http: plane.http.clone(),
+        }
+    }
+
+    pub fn public_b64(&self) -> String {
+        keys::public_key_b64(&self.key.verifying_key())
+    }
+
+    /// A signed request; `timestamp` overrides the clock.
+    pub fn request(
+        &self,
+        method: Method,
+        target: &str,
+        body: &[u8],
+        timestamp: u64,
+    ) -> reqwest::RequestBuilder {
+        let nonce = format!("{:032x}", NONCE.fetch_add(1, Ordering::SeqCst));
+        let signature = sign_request(
+            &self.key,
+            &SignedRequest {
+                method: method.as_str(),
+                path_and_query: target,
+                timestamp,
+                nonce: &nonce,
+                body,
+            },
+        );
+        self.http
+            .request(method, format!("{}{target}", self.url))
+            .header(KEY_HEADER, self.public_b64())
+            .header(TIMESTAMP_HEADER, timestamp.to_string())
+            .header(NONCE_HEADER, nonce)
+            .header(SIGNATURE_HEADER, STANDARD.encode(signature.to_bytes()))
+            .body(body.to_vec())
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        target: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let resp = self
+            .request(method, target, &bytes, now())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn enroll(&self, code: &str) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            "/v1/approver/enroll",
+            Some(json!({"code": code, "public_key": self.public_b64(), "label": "test device"})),
+        )
+        .await
+    }
+
+    /// Record, co-signature and token for a decision on `suspended`.
+    pub fn decision(&self, suspended: &Receipt, decision: Decision, reason: &str) -> Value {
+        let record = ApproverRecord {
+            decision,
+            approver_identity: self.public_b64(),
+            reason: reason.into(),
+            decided_at: "2026-11-21T10:05:00Z".into(),
+            sla_minutes: Some(30),
+            unsigned: Default::default(),
+        };
+        let co_sig = cosign(&self.key, &suspended.content, &record).unwrap();
+        let token = self.token(suspended, decision, &suspended.content.policy.rule_id);
+        json!({"record": record_text(&record), "co_sig_b64": STANDARD.encode(co_sig.to_bytes()),
+               "token_b64": STANDARD.encode(token)})
+    }
+
+    pub fn token(&self, suspended: &Receipt, decision: Decision, scope: &str) -> Vec<u8> {
+        let vote = match decision {
+            Decision::Rejected => TokenDecision::Rejected,
+            _ => TokenDecision::Approved,
+        };
+        let mut nonce = [0u8; 32];
+        nonce[..8].copy_from_slice(&NONCE.fetch_add(1, Ordering::SeqCst).to_be_bytes());
+        nonce[8] = self.key.to_bytes()[0];
+        ApprovalToken::sign(
+            &self.key,
+            nonce,
+            now() + 300,
+            vote,
+            scope,
+            &canonical_bytes(&suspended.content).unwrap(),
+        )
+        .to_bytes()
+    }
+
+    pub async fn decide(&self, hash: &str, body: Value) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            &format!("/v1/approver/approvals/{hash}/decision"),
+            Some(body),
+        )
+        .await
+    }
+}
