@@ -1,4 +1,4 @@
-//! A running `vendor_oracle.py`: the vendor package answering JSON-line requests.
+//! A running Python helper driving the vendor package over JSON lines.
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
@@ -11,8 +11,18 @@ pub struct Oracle {
 }
 
 impl Oracle {
+    /// The vendor package as a verifier and signer (`vendor_oracle.py`).
     pub fn start() -> Self {
-        let script = crate::workspace_root().join("tests/oracle/vendor_oracle.py");
+        Self::script("vendor_oracle.py")
+    }
+
+    /// The vendor SDK as an operator (`sdk_operator.py`).
+    pub fn sdk_operator() -> Self {
+        Self::script("sdk_operator.py")
+    }
+
+    fn script(name: &str) -> Self {
+        let script = crate::workspace_root().join("tests/oracle").join(name);
         let mut child = Command::new(crate::vendor_python())
             .arg(script)
             .stdin(Stdio::piped())

@@ -853,3 +853,55 @@ async fn the_openapi_document_describes_every_route() {
         assert!(paths.contains_key(path), "{path} missing from openapi.json");
     }
 }
+
+#[tokio::test]
+async fn the_demo_operator_opens_verifiable_approvals_and_finalizes_decisions() {
+    let plane = Plane::start().await;
+    let seed = heso_control_plane::demo::seed(&plane.state, 6).unwrap();
+    let device = Device::new(&plane, 42);
+    let (status, enrolled) = device.enroll(&seed.enrolment_code).await;
+    assert_eq!(status, StatusCode::OK, "{enrolled}");
+    assert_eq!(enrolled["org"], "demo");
+    let pinned = enrolled["operator_keys"][0].as_str().unwrap();
+
+    let (_, list) = device
+        .call(Method::GET, "/v1/approver/approvals", None)
+        .await;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 6);
+    let mut verbs = std::collections::BTreeSet::new();
+    for item in items {
+        let verified = verify_receipt(serde_json::from_value(item["receipt"].clone()).unwrap());
+        assert!(verified.verdict.is_valid(), "{item}");
+        assert!(verified.verdict.unsigned_paths.is_empty());
+        assert_eq!(
+            keys::public_key_b64(&verified.operator_key.unwrap()),
+            pinned
+        );
+        verbs.insert(verified.receipt.unwrap().content.action.verb.as_str());
+    }
+    assert!(verbs.len() >= 4, "{verbs:?}");
+
+    let first: Receipt = serde_json::from_value(items[0]["receipt"].clone()).unwrap();
+    let hash = first.content.action_hash.clone();
+    let (status, _) = device
+        .decide(&hash, device.decision(&first, Decision::Approved, "demo"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let finalized = heso_control_plane::demo::finalize_approved(
+        plane.state.store(),
+        seed.org_id,
+        &seed.operator,
+    )
+    .unwrap();
+    assert_eq!(finalized, 1);
+    let (_, mine) = device
+        .call(Method::GET, "/v1/approver/cosignatures", None)
+        .await;
+    let l1: Receipt = serde_json::from_value(mine["items"][0]["final_receipt"].clone()).unwrap();
+    let verdict = verify_receipt(l1).verdict;
+    assert_eq!(
+        (verdict.kind, verdict.trust_level),
+        (VerdictKind::Valid, Some(TrustLevel::L1))
+    );
+}

@@ -26,16 +26,25 @@ pub struct Plane {
 pub const ORG: &str = "acme";
 
 impl Plane {
+    /// A control plane whose org's operator is `self.operator`.
     pub async fn start() -> Plane {
-        let state = AppState::new(Store::open_in_memory().unwrap(), Config::default());
         let operator = SigningKey::from_bytes(&[11; 32]);
-        let org = admin::create_org(
-            state.store(),
-            ORG,
+        Self::start_with(
+            operator.clone(),
             &keys::public_key_b64(&operator.verifying_key()),
-            30,
         )
-        .unwrap();
+        .await
+    }
+
+    /// A control plane whose org's operator key is `operator_key` (say, the
+    /// vendor SDK's own key); `self.operator` then signs nothing the org accepts.
+    pub async fn start_for_operator_key(operator_key: &str) -> Plane {
+        Self::start_with(SigningKey::from_bytes(&[11; 32]), operator_key).await
+    }
+
+    async fn start_with(operator: SigningKey, operator_key: &str) -> Plane {
+        let state = AppState::new(Store::open_in_memory().unwrap(), Config::default());
+        let org = admin::create_org(state.store(), ORG, operator_key, 30).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

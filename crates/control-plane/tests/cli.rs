@@ -1,0 +1,158 @@
+//! The `heso-control-plane` command line: admin commands and a served process.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_heso-control-plane");
+const OPERATOR_KEY: &str = "O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik=";
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn orgs_and_enrolment_codes_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cp.db");
+    let db = db.to_str().unwrap();
+    let (code, out, err) = run(&[
+        "org",
+        "create",
+        "--db",
+        db,
+        "--name",
+        "acme",
+        "--operator-key",
+        OPERATOR_KEY,
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(created["org"], "acme");
+    assert!(created["api_key"].as_str().unwrap().starts_with("heso_cp_"));
+
+    let (code, _, err) = run(&[
+        "org",
+        "create",
+        "--db",
+        db,
+        "--name",
+        "acme",
+        "--operator-key",
+        OPERATOR_KEY,
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("already exists"), "{err}");
+    let (code, _, err) = run(&[
+        "org",
+        "create",
+        "--db",
+        db,
+        "--name",
+        "b",
+        "--operator-key",
+        "not-a-key",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--operator-key"), "{err}");
+
+    let (code, out, _) = run(&[
+        "enroll",
+        "--db",
+        db,
+        "--org",
+        "acme",
+        "--label",
+        "Ana's laptop",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    let enrol: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let code_text = enrol["code"].as_str().unwrap();
+    assert_eq!(code_text.len(), 14, "{code_text}");
+    let (code, out, _) = run(&["enroll", "--db", db, "--org", "acme", "--label", "x"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("one use, 24 h"), "{out}");
+    let (code, _, err) = run(&["enroll", "--db", db, "--org", "nobody", "--label", "x"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no org named `nobody`"), "{err}");
+
+    assert_eq!(run(&["org", "create"]).0, 64);
+    assert_eq!(run(&["serve"]).0, 1, "serve needs --db or --demo");
+}
+
+#[test]
+fn serves_until_terminated_then_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cp.db");
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--db",
+            db.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    let health = reqwest::blocking_get(&format!("{url}/healthz"));
+    assert_eq!(health, "ok");
+
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_demo_prints_an_enrolment_code_and_serves_approvals() {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let code = lines.next().unwrap().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        first.starts_with("HESO demo control plane at http://127.0.0.1:"),
+        "{first}"
+    );
+    assert!(code.trim().starts_with("enrolment code: "), "{code}");
+}
+
+mod reqwest {
+    /// A GET with a fresh runtime, for the synchronous tests here.
+    pub fn blocking_get(url: &str) -> String {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async { ::reqwest::get(url).await.unwrap().text().await.unwrap() })
+    }
+}

@@ -1,0 +1,160 @@
+//! The vendor SDK as a real operator against our control plane, with an
+//! approver built on the protocol crate deciding through the approver API.
+
+#[path = "../crates/control-plane/tests/support/mod.rs"]
+mod support;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use heso_interop_tests::oracle::Oracle;
+use heso_receipt::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use support::{Device, Plane};
+
+/// The SDK operator, called from async tests without stalling the server.
+struct Sdk(Oracle);
+
+impl Sdk {
+    fn ask(&mut self, request: Value) -> Value {
+        tokio::task::block_in_place(|| self.0.ask(request))
+    }
+
+    fn must(&mut self, request: Value) -> Value {
+        tokio::task::block_in_place(|| self.0.must(request))
+    }
+}
+
+async fn setup() -> (Sdk, Plane, Device, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sdk = Sdk(Oracle::sdk_operator());
+    let init = sdk.must(json!({"op": "init", "dir": dir.path()}));
+    let operator_key = init["operator_public_key"].as_str().unwrap().to_owned();
+    let plane = Plane::start_for_operator_key(&operator_key).await;
+    sdk.must(json!({"op": "configure", "endpoint": plane.url, "api_key": plane.api_key}));
+    let device = plane.enrolled_device(21).await;
+    (sdk, plane, device, dir)
+}
+
+fn suspend_payment(sdk: &mut Sdk, amount: u64) -> Receipt {
+    let answer = sdk.must(json!({
+        "op": "suspend", "verb": "payment", "tool_name": "stripe.transfers.create",
+        "target_host": "api.stripe.com",
+        "fields": {"amount": amount, "currency": "USD", "payee": "Globex LLC"},
+    }));
+    assert_eq!(answer["status"], "pending");
+    serde_json::from_value(answer["receipt"].clone()).unwrap()
+}
+
+/// What the approver sees: the pending item, verified with our crate.
+async fn pending_item(device: &Device, hash: &str) -> Receipt {
+    let (status, list) = device
+        .call(Method::GET, "/v1/approver/approvals", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let item = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["action_hash"] == hash)
+        .unwrap_or_else(|| panic!("{hash} not pending: {list}"))
+        .clone();
+    let verified = verify_receipt(serde_json::from_value(item["receipt"].clone()).unwrap());
+    assert_eq!(verified.verdict.kind, VerdictKind::Valid);
+    assert_eq!(verified.verdict.trust_level, Some(TrustLevel::L0));
+    verified.receipt.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approved_through_the_approver_api_finalizes_to_a_valid_l1() {
+    let (mut sdk, _plane, device, _dir) = setup().await;
+    let suspended = suspend_payment(&mut sdk, 4200);
+    let hash = suspended.content.action_hash.clone();
+    let shown = pending_item(&device, &hash).await;
+    assert_eq!(shown, suspended);
+
+    let (status, body) = device
+        .decide(
+            &hash,
+            device.decision(&shown, Decision::Approved, "invoice checked"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        sdk.must(json!({"op": "poll", "action_hash": hash}))["status"],
+        "approved"
+    );
+
+    let finalized = sdk.must(json!({"op": "finalize", "action_hash": hash}));
+    assert_eq!(finalized["duplicate"], false);
+
+    let (_, mine) = device
+        .call(Method::GET, "/v1/approver/cosignatures", None)
+        .await;
+    let item = &mine["items"][0];
+    assert_eq!(item["action_hash"], hash);
+    let final_receipt = item["final_receipt"].clone();
+    let vendor = sdk.must(json!({"op": "verify", "receipt": final_receipt}));
+    assert_eq!(vendor["verdict"]["kind"], "Valid");
+    assert_eq!(vendor["verdict"]["trust_level"], "L1");
+    let ours = verify_receipt(serde_json::from_value(final_receipt).unwrap());
+    assert_eq!(ours.verdict.kind, VerdictKind::Valid);
+    assert_eq!(ours.verdict.trust_level, Some(TrustLevel::L1));
+    assert_eq!(ours.approver_key, Some(device.key.verifying_key()));
+    assert!(!ours.verdict.approver_identity_mismatch);
+
+    // Finalizing again is answered as a duplicate, not an error.
+    assert_eq!(
+        sdk.must(json!({"op": "finalize", "action_hash": hash}))["duplicate"],
+        true
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejection_polls_as_rejected_and_cannot_be_finalized() {
+    let (mut sdk, _plane, device, _dir) = setup().await;
+    let suspended = suspend_payment(&mut sdk, 9900);
+    let hash = suspended.content.action_hash.clone();
+    let shown = pending_item(&device, &hash).await;
+    let (status, body) = device
+        .decide(
+            &hash,
+            device.decision(&shown, Decision::Rejected, "unknown payee"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        sdk.must(json!({"op": "poll", "action_hash": hash}))["status"],
+        "rejected"
+    );
+    let refused = sdk.ask(json!({"op": "finalize", "action_hash": hash}));
+    assert_eq!(refused["ok"], false);
+    assert!(
+        refused["error"].as_str().unwrap().contains("409"),
+        "{refused}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_submit_token_path_records_the_vote() {
+    let (mut sdk, _plane, device, _dir) = setup().await;
+    let suspended = suspend_payment(&mut sdk, 5100);
+    let hash = suspended.content.action_hash.clone();
+    let rule = suspended.content.policy.rule_id.clone();
+    let token = STANDARD.encode(device.token(&suspended, Decision::Approved, &rule));
+    let submit = |token: &str, decision: &str| {
+        json!({"op": "submit_token", "action_hash": hash, "token_b64": token,
+               "content": suspended.content, "scope": rule, "decision": decision})
+    };
+    let refused = sdk.ask(submit(&token, "rejected"));
+    assert!(
+        refused["error"].as_str().unwrap().contains("403"),
+        "{refused}"
+    );
+    let view = sdk.must(submit(&token, "approved"));
+    assert_eq!(view["status"], "approved");
+    assert_eq!(
+        sdk.must(json!({"op": "poll", "action_hash": hash}))["status"],
+        "approved"
+    );
+}
