@@ -4,14 +4,17 @@
 use crate::auth::{enrolled_approver, verify_device};
 use crate::body::{parse_json, RawBody};
 use crate::error::{ApiError, ApiResult};
+use crate::list_cache::ListKey;
 use crate::operator_api::{
     already_decided, check_action_hash, check_token, stored_receipt, token_decision,
 };
 use crate::store::{VoteOutcome, VoteRow};
 use crate::views::{ApprovalItem, ApprovalView};
 use crate::{clock, secrets, AppState};
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::IntoResponse;
 use axum::Json;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -88,7 +91,7 @@ pub async fn list_pending(
     uri: Uri,
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<impl IntoResponse> {
     let device = verify_device(&state, &method, &uri, &headers, &[]).await?;
     let approver = enrolled_approver(&state, &device).await?;
     let org = approver.org_id;
@@ -107,9 +110,28 @@ pub async fn list_pending(
         };
         let _ = tokio::time::timeout(wait, moved).await;
     }
-    let version = *changes.borrow();
-    let limit = query.limit.unwrap_or(100).clamp(1, 500);
-    let before = query.before;
+    let key = ListKey {
+        org,
+        version: *changes.borrow(),
+        before: query.before,
+        limit: query.limit.unwrap_or(100).clamp(1, 500),
+    };
+    let cell = state.lists().cell(key);
+    let body = cell
+        .get_or_try_init(|| pending_page(&state, key))
+        .await?
+        .clone();
+    Ok(([(header::CONTENT_TYPE, "application/json")], body))
+}
+
+/// One page of the pending list, serialized.
+async fn pending_page(state: &AppState, key: ListKey) -> ApiResult<Bytes> {
+    let ListKey {
+        org,
+        version,
+        before,
+        limit,
+    } = key;
     let (items, total) = state
         .db(move |s| Ok((s.pending(org, before, limit)?, s.pending_count(org)?)))
         .await?;
@@ -120,12 +142,15 @@ pub async fn list_pending(
         .iter()
         .map(|i| ApprovalItem::of(&i.approval, &i.receipt_text, None))
         .collect();
-    Ok(Json(json!({
+    let body = json!({
         "version": version,
         "pending_total": total,
         "items": items,
         "next_before": next_before,
-    })))
+    });
+    Ok(Bytes::from(
+        serde_json::to_vec(&body).expect("JSON values serialize"),
+    ))
 }
 
 /// `GET /v1/approver/approvals/{action_hash}`: one approval in any state.

@@ -17,6 +17,7 @@ pub mod changes;
 pub mod clock;
 pub mod demo;
 pub mod error;
+pub mod list_cache;
 pub mod operator_api;
 pub mod secrets;
 pub mod store;
@@ -53,6 +54,7 @@ impl Default for Config {
 struct Inner {
     store: Store,
     changes: changes::Changes,
+    lists: list_cache::ListCache,
     config: Config,
 }
 
@@ -65,6 +67,7 @@ impl AppState {
         AppState(Arc::new(Inner {
             store,
             changes: changes::Changes::default(),
+            lists: list_cache::ListCache::default(),
             config,
         }))
     }
@@ -75,6 +78,10 @@ impl AppState {
 
     pub fn changes(&self) -> &changes::Changes {
         &self.0.changes
+    }
+
+    pub fn lists(&self) -> &list_cache::ListCache {
+        &self.0.lists
     }
 
     /// Runs storage work on the blocking pool.

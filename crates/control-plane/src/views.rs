@@ -3,6 +3,7 @@
 use crate::clock::rfc3339;
 use crate::store::{ApprovalRow, VoteRow};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// The SDK's ApprovalView.
@@ -65,8 +66,8 @@ pub struct ApprovalItem {
     pub opened_at: String,
     pub sla_deadline: String,
     pub sla_minutes: i64,
-    /// The operator-signed suspended receipt. Clients verify it themselves.
-    pub receipt: Value,
+    /// The operator-signed suspended receipt, as stored. Clients verify it themselves.
+    pub receipt: Box<RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<DecisionView>,
 }
@@ -86,7 +87,8 @@ impl ApprovalItem {
             opened_at: rfc3339(row.opened_at),
             sla_deadline: rfc3339(row.deadline_at),
             sla_minutes: (row.deadline_at - row.opened_at) / 60,
-            receipt: serde_json::from_str(receipt_text).unwrap_or(Value::Null),
+            receipt: RawValue::from_string(receipt_text.to_owned())
+                .expect("stored receipts are JSON"),
             decision: vote.map(DecisionView::of),
         }
     }

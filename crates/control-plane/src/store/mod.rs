@@ -531,6 +531,12 @@ impl Store {
             "UPDATE receipts SET entry_hash = ?2 WHERE seq = ?1",
             params![seq, entry_hash],
         )?;
+        if awaiting {
+            tx.execute(
+                "UPDATE approvals SET has_receipt = 1 WHERE org_id = ?1 AND action_hash = ?2",
+                params![org, action_hash],
+            )?;
+        }
         if let Some(old) = supersedes {
             tx.execute(
                 "UPDATE receipts SET superseded_by = ?3 WHERE org_id = ?1 AND action_hash = ?2",
@@ -548,8 +554,9 @@ impl Store {
         let conn = self.conn();
         let inserted = conn.execute(
             "INSERT INTO approvals (id, org_id, action_hash, workflow, account, rule_id, scope, threshold,
-                                    matched_conditions, status, opened_at, deadline_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?10, ?11)
+                                    matched_conditions, status, opened_at, deadline_at, has_receipt)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?10, ?11,
+                     EXISTS(SELECT 1 FROM receipts WHERE org_id = ?2 AND action_hash = ?3 AND awaiting = 1))
              ON CONFLICT (org_id, action_hash) DO NOTHING",
             params![
                 new.id,
@@ -588,8 +595,8 @@ impl Store {
     pub fn pending(&self, org: OrgId, before: Option<i64>, limit: i64) -> Result<Vec<PendingItem>> {
         let sql = format!(
             "SELECT {APPROVAL_COLUMNS}, r.receipt, a.rowid FROM approvals a
-             JOIN receipts r ON r.org_id = a.org_id AND r.action_hash = a.action_hash AND r.awaiting = 1
-             WHERE a.org_id = ?1 AND a.status = 'pending' AND a.rowid < ?2
+             JOIN receipts r ON r.org_id = a.org_id AND r.action_hash = a.action_hash
+             WHERE a.org_id = ?1 AND a.status = 'pending' AND a.has_receipt = 1 AND a.rowid < ?2
              ORDER BY a.rowid DESC LIMIT ?3"
         );
         let conn = self.conn();
@@ -607,13 +614,12 @@ impl Store {
     }
 
     pub fn pending_count(&self, org: OrgId) -> Result<i64> {
-        Ok(self.conn().query_row(
-            "SELECT COUNT(*) FROM approvals a
-             JOIN receipts r ON r.org_id = a.org_id AND r.action_hash = a.action_hash AND r.awaiting = 1
-             WHERE a.org_id = ?1 AND a.status = 'pending'",
-            [org],
-            |r| r.get(0),
-        )?)
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT COUNT(*) FROM approvals WHERE org_id = ?1 AND status = 'pending' AND has_receipt = 1",
+            )?
+            .query_row([org], |r| r.get(0))?)
     }
 
     /// Records the deciding vote: exactly one vote wins an approval. The

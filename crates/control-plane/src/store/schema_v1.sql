@@ -66,9 +66,12 @@ CREATE TABLE approvals (
     opened_at           INTEGER NOT NULL,
     deadline_at         INTEGER NOT NULL,
     resolved_at         INTEGER,
+    has_receipt         INTEGER NOT NULL DEFAULT 0,  -- its suspended receipt has arrived
     UNIQUE (org_id, action_hash)
 );
-CREATE INDEX approvals_by_status ON approvals(org_id, status, opened_at);
+-- Approvers see pending approvals whose receipt arrived. rowid is the
+-- implicit last column, so newest-first pages and counts read the index only.
+CREATE INDEX approvals_visible ON approvals(org_id, status, has_receipt);
 
 -- The one deciding vote of a single-approver approval.
 CREATE TABLE votes (

@@ -43,7 +43,12 @@ impl Plane {
     }
 
     async fn start_with(operator: SigningKey, operator_key: &str) -> Plane {
-        let state = AppState::new(Store::open_in_memory().unwrap(), Config::default());
+        Self::start_on(Store::open_in_memory().unwrap(), operator, operator_key).await
+    }
+
+    /// A control plane on the given store (say, a database file).
+    pub async fn start_on(store: Store, operator: SigningKey, operator_key: &str) -> Plane {
+        let state = AppState::new(store, Config::default());
         let org = admin::create_org(state.store(), ORG, operator_key, 30).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
