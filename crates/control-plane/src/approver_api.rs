@@ -1,8 +1,8 @@
 //! The approver API the HESO Approver app uses. Every request is signed by
 //! the device key (see `auth::verify_device`).
 
-use crate::auth::{enrolled_approver, verify_device};
-use crate::body::{parse_json, RawBody};
+use crate::auth::{Enrolled, Signed};
+use crate::body::parse_json;
 use crate::error::{ApiError, ApiResult};
 use crate::list_cache::ListKey;
 use crate::operator_api::{
@@ -13,7 +13,7 @@ use crate::views::{ApprovalItem, ApprovalView};
 use crate::{clock, secrets, AppState};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use base64::engine::general_purpose::STANDARD;
@@ -36,12 +36,8 @@ pub struct Enroll {
 /// device to the org's roster. Returns the operator keys to pin.
 pub async fn enroll(
     State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
+    Signed { device, body }: Signed,
 ) -> ApiResult<Json<Value>> {
-    let device = verify_device(&state, &method, &uri, &headers, &body).await?;
     let request: Enroll = parse_json(&body)?;
     if request.public_key != device.b64 {
         return Err(ApiError::unprocessable(
@@ -87,13 +83,9 @@ pub struct ListQuery {
 /// moves past `since` (an approval opened or was decided), or after `wait` seconds.
 pub async fn list_pending(
     State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
     Query(query): Query<ListQuery>,
+    Enrolled { approver, .. }: Enrolled,
 ) -> ApiResult<impl IntoResponse> {
-    let device = verify_device(&state, &method, &uri, &headers, &[]).await?;
-    let approver = enrolled_approver(&state, &device).await?;
     let org = approver.org_id;
     let mut changes = state.changes().subscribe(org);
     if let (Some(wait), Some(since)) = (query.wait, query.since) {
@@ -156,13 +148,10 @@ async fn pending_page(state: &AppState, key: ListKey) -> ApiResult<Bytes> {
 /// `GET /v1/approver/approvals/{action_hash}`: one approval in any state.
 pub async fn show(
     State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
     Path(action_hash): Path<String>,
+    Enrolled { approver, .. }: Enrolled,
 ) -> ApiResult<Json<ApprovalItem>> {
-    let device = verify_device(&state, &method, &uri, &headers, &[]).await?;
-    let org = enrolled_approver(&state, &device).await?.org_id;
+    let org = approver.org_id;
     check_action_hash(&action_hash)?;
     let (approval, receipt, vote) = state
         .db(move |s| {
@@ -201,14 +190,13 @@ pub struct Decide {
 /// answered as recorded; a different one on a decided approval is 409.
 pub async fn decide(
     State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
     Path(action_hash): Path<String>,
-    RawBody(body): RawBody,
+    Enrolled {
+        device,
+        approver,
+        body,
+    }: Enrolled,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let device = verify_device(&state, &method, &uri, &headers, &body).await?;
-    let approver = enrolled_approver(&state, &device).await?;
     let org = approver.org_id;
     check_action_hash(&action_hash)?;
     let request: Decide = parse_json(&body)?;
@@ -343,12 +331,11 @@ pub async fn decide(
 /// device's key, with the final L1 receipt once the operator pushed it.
 pub async fn cosignatures(
     State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    Enrolled {
+        device, approver, ..
+    }: Enrolled,
 ) -> ApiResult<Json<Value>> {
-    let device = verify_device(&state, &method, &uri, &headers, &[]).await?;
-    let org = enrolled_approver(&state, &device).await?.org_id;
+    let org = approver.org_id;
     let key = device.b64.clone();
     let rows = state.db(move |s| s.cosignatures_by(org, &key)).await?;
     let items: Vec<Value> = rows

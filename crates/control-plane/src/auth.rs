@@ -1,10 +1,12 @@
 //! Who is calling: an operator (org API key) or an approver device (a
 //! signature by the device key over the request).
 
+use crate::body::RawBody;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{Approver, Org};
 use crate::{clock, secrets, AppState};
-use axum::extract::FromRequestParts;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Uri};
 use heso_receipt::request_auth::{
@@ -52,7 +54,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> ApiResult<&'a str> {
 
 /// Checks the device signature, the clock skew and that the signature is
 /// fresh (each signature is accepted once).
-pub async fn verify_device(
+async fn verify_device(
     state: &AppState,
     method: &Method,
     uri: &Uri,
@@ -108,7 +110,7 @@ pub async fn verify_device(
 }
 
 /// The roster entry of an enrolled device.
-pub async fn enrolled_approver(state: &AppState, device: &DeviceKey) -> ApiResult<Approver> {
+async fn enrolled_approver(state: &AppState, device: &DeviceKey) -> ApiResult<Approver> {
     let b64 = device.b64.clone();
     let mut entries = state.db(move |s| s.approvers_with_key(&b64)).await?;
     match entries.len() {
@@ -121,5 +123,47 @@ pub async fn enrolled_approver(state: &AppState, device: &DeviceKey) -> ApiResul
             "ambiguous_device",
             "this device key is registered with more than one org",
         )),
+    }
+}
+
+/// An approver request whose device signature checked out, with its body.
+pub struct Signed {
+    pub device: DeviceKey,
+    pub body: Bytes,
+}
+
+impl FromRequest<AppState> for Signed {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (method, uri, headers) = (
+            req.method().clone(),
+            req.uri().clone(),
+            req.headers().clone(),
+        );
+        let RawBody(body) = RawBody::from_request(req, state).await?;
+        let device = verify_device(state, &method, &uri, &headers, &body).await?;
+        Ok(Signed { device, body })
+    }
+}
+
+/// A signed request from a device in an org's roster.
+pub struct Enrolled {
+    pub device: DeviceKey,
+    pub approver: Approver,
+    pub body: Bytes,
+}
+
+impl FromRequest<AppState> for Enrolled {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Signed { device, body } = Signed::from_request(req, state).await?;
+        let approver = enrolled_approver(state, &device).await?;
+        Ok(Enrolled {
+            device,
+            approver,
+            body,
+        })
     }
 }

@@ -226,6 +226,21 @@ impl Store {
         })
     }
 
+    /// Every row of a query, mapped.
+    fn rows<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt
+            .query_map(params, map)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written
         // (statements are atomic), so a poisoned lock is still usable.
@@ -294,14 +309,11 @@ impl Store {
     }
 
     pub fn operator_keys(&self, org: OrgId) -> Result<Vec<String>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
+        self.rows(
             "SELECT public_key FROM operator_keys WHERE org_id = ?1 ORDER BY public_key",
-        )?;
-        let keys = stmt
-            .query_map([org], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(keys)
+            [org],
+            |r| r.get(0),
+        )
     }
 
     pub fn policy(&self, org: OrgId) -> Result<Option<String>> {
@@ -348,30 +360,22 @@ impl Store {
 
     /// The roster entries holding this public key, across orgs.
     pub fn approvers_with_key(&self, public_key: &str) -> Result<Vec<Approver>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT org_id, key_id, public_key, label FROM approvers WHERE public_key = ?1 ORDER BY org_id",
-        )?;
-        let rows = stmt
-            .query_map([public_key], |r| {
+        self.rows("SELECT org_id, key_id, public_key, label FROM approvers WHERE public_key = ?1 ORDER BY org_id", [public_key], |r| {
                 Ok(Approver {
                     org_id: r.get(0)?,
                     key_id: r.get(1)?,
                     public_key: r.get(2)?,
                     label: r.get(3)?,
                 })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+            })
     }
 
     pub fn roster_keys(&self, org: OrgId) -> Result<Vec<String>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT public_key FROM approvers WHERE org_id = ?1")?;
-        let keys = stmt
-            .query_map([org], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(keys)
+        self.rows(
+            "SELECT public_key FROM approvers WHERE org_id = ?1",
+            [org],
+            |r| r.get(0),
+        )
     }
 
     // ----- enrolment codes -----
@@ -599,18 +603,13 @@ impl Store {
              WHERE a.org_id = ?1 AND a.status = 'pending' AND a.has_receipt = 1 AND a.rowid < ?2
              ORDER BY a.rowid DESC LIMIT ?3"
         );
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let items = stmt
-            .query_map(params![org, before.unwrap_or(i64::MAX), limit], |r| {
-                Ok(PendingItem {
-                    approval: approval_from_row(r)?,
-                    receipt_text: r.get(13)?,
-                    cursor: r.get(14)?,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(items)
+        self.rows(&sql, params![org, before.unwrap_or(i64::MAX), limit], |r| {
+            Ok(PendingItem {
+                approval: approval_from_row(r)?,
+                receipt_text: r.get(13)?,
+                cursor: r.get(14)?,
+            })
+        })
     }
 
     pub fn pending_count(&self, org: OrgId) -> Result<i64> {
@@ -702,33 +701,26 @@ impl Store {
              WHERE a.org_id = ?1 AND v.approver_key = ?2
              ORDER BY v.created_at DESC, a.rowid DESC"
         );
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map(params![org, approver_key], |r| {
-                Ok(CosignatureRow {
-                    approval: approval_from_row(r)?,
-                    vote: vote_from_row(r, 13)?,
-                    final_receipt: r.get(22)?,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+        self.rows(&sql, params![org, approver_key], |r| {
+            Ok(CosignatureRow {
+                approval: approval_from_row(r)?,
+                vote: vote_from_row(r, 13)?,
+                final_receipt: r.get(22)?,
+            })
+        })
     }
 
     /// Approved approvals with a co-signature whose suspended receipt no L1
     /// has superseded yet: what an operator still has to finalize.
     pub fn approved_unfinalized(&self, org: OrgId) -> Result<Vec<Unfinalized>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
+        self.rows(
             "SELECT a.action_hash, r.receipt, v.record, v.co_sig, v.approver_key FROM approvals a
              JOIN votes v ON v.approval_id = a.id
              JOIN receipts r ON r.org_id = a.org_id AND r.action_hash = a.action_hash
              WHERE a.org_id = ?1 AND a.status = 'approved' AND v.co_sig IS NOT NULL
                AND r.superseded_by IS NULL",
-        )?;
-        let rows = stmt
-            .query_map([org], |r| {
+            [org],
+            |r| {
                 Ok(Unfinalized {
                     action_hash: r.get(0)?,
                     receipt_text: r.get(1)?,
@@ -736,9 +728,8 @@ impl Store {
                     co_sig: r.get(3)?,
                     approver_key: r.get(4)?,
                 })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+            },
+        )
     }
 
     // ----- request replay guard -----
