@@ -24,6 +24,8 @@ import heso._core as core
 import heso.cloud as cloud
 from heso._bridge import Action, Verb
 
+from jsonlines import serve
+
 STATE = {}
 
 
@@ -108,16 +110,5 @@ OPS = {
 }
 
 
-def main():
-    for line in sys.stdin:
-        req = json.loads(line)
-        try:
-            answer = {"ok": True, **OPS[req["op"]](req)}
-        except Exception as exc:  # the SDK's refusal is the answer
-            answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        sys.stdout.write(json.dumps(answer) + "\n")
-        sys.stdout.flush()
-
-
 if __name__ == "__main__":
-    main()
+    serve(OPS)

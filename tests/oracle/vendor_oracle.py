@@ -7,9 +7,10 @@ Byte strings travel as standard base64.
 
 import base64
 import json
-import sys
 
 import heso._core as core
+
+from jsonlines import serve
 
 
 def b64(data):
@@ -85,16 +86,5 @@ OPS = {
 }
 
 
-def main():
-    for line in sys.stdin:
-        req = json.loads(line)
-        try:
-            answer = {"ok": True, **OPS[req["op"]](req)}
-        except Exception as exc:  # the vendor's refusal is the answer
-            answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        sys.stdout.write(json.dumps(answer) + "\n")
-        sys.stdout.flush()
-
-
 if __name__ == "__main__":
-    main()
+    serve(OPS)
