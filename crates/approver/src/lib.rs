@@ -1,5 +1,12 @@
 //! HESO Approver core: what the desktop app and the `heso-approver` command
 //! line share.
 
+pub mod audit;
+pub mod client;
+pub mod device_key;
 pub mod exit;
+pub mod journal;
+pub mod profile;
 pub mod receipts_file;
+pub mod view;
+pub mod workflow;

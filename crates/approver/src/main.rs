@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use heso_approver::exit;
+use heso_receipt::Decision;
 use std::process::ExitCode;
 
 mod cli;
@@ -25,6 +26,54 @@ enum Command {
     /// Exit status: 0 all valid, 1 any invalid, 2 any unrecognized or
     /// malformed, 64 usage error, 66 unreadable file.
     Verify(cli::verify::Args),
+    /// Enrol this device with a control plane, using a one-time code from the operator.
+    Enroll {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        code: String,
+        /// A name for this device in the org's roster.
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Show this device's public key and fingerprint.
+    Whoami {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List pending approvals, each verified. Also re-sends undelivered decisions.
+    Queue {
+        #[arg(long)]
+        json: bool,
+        /// When nothing is pending, wait up to this many seconds for an approval.
+        #[arg(long)]
+        wait: Option<u64>,
+    },
+    /// Show one approval as the app would: the verified view only.
+    Show {
+        action_hash: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve an action: verify, co-sign, journal, send.
+    Approve {
+        action_hash: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Reject an action: verify, co-sign, journal, send.
+    Reject {
+        action_hash: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Every co-signature made in this approver's name, final receipts verified offline.
+    Audit {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the verified final receipts as .jsonl.
+    Export { file: std::path::PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -40,8 +89,29 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let code = match cli.command {
-        Command::Verify(args) => cli::verify::run(&args),
+    use cli::commands as c;
+    let result = match cli.command {
+        Command::Verify(args) => return ExitCode::from(cli::verify::run(&args)),
+        Command::Enroll { url, code, label } => c::enroll(&url, &code, label.as_deref()),
+        Command::Whoami { json } => c::whoami(json),
+        Command::Queue { json, wait } => c::queue(json, wait),
+        Command::Show { action_hash, json } => c::show(&action_hash, json),
+        Command::Approve {
+            action_hash,
+            reason,
+        } => c::decide(&action_hash, Decision::Approved, &reason),
+        Command::Reject {
+            action_hash,
+            reason,
+        } => c::decide(&action_hash, Decision::Rejected, &reason),
+        Command::Audit { json } => c::audit_command(json),
+        Command::Export { file } => c::export(&file),
     };
-    ExitCode::from(code)
+    match result {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(failure) => {
+            eprintln!("heso-approver: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
 }

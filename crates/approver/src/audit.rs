@@ -1,0 +1,146 @@
+//! Audit: every co-signature made in this approver's name, from the journal
+//! and from the control plane, each final receipt verified offline.
+
+use crate::journal::{JournalEntry, SubmitState};
+use crate::workflow::Approver;
+use heso_receipt::{
+    keys, promote_to_l1, verify_receipt, ApproverRecord, Receipt, TrustLevel, VerdictKind,
+};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub action_hash: String,
+    pub decision: String,
+    pub decided_at: String,
+    /// `confirmed`, `unsent`, `refused`, or `not in this device's journal`.
+    pub submission: String,
+    /// The offline check of the final receipt.
+    pub verification: String,
+    /// The final receipt verified `Valid` at `L1` with this device as approver.
+    pub verified: bool,
+    /// Set when something was signed in this approver's name that this device did not make.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert: Option<String>,
+    #[serde(skip)]
+    pub final_receipt: Option<Receipt>,
+}
+
+pub const NOT_BY_THIS_DEVICE: &str = "signed in your name, not by this device";
+
+/// Checks a final L1 receipt against what this device decided.
+fn check_final(receipt: Receipt, own_key: &str, journal: Option<&JournalEntry>) -> (bool, String) {
+    let verified = verify_receipt(receipt);
+    let verdict = &verified.verdict;
+    if verdict.kind != VerdictKind::Valid || verdict.trust_level != Some(TrustLevel::L1) {
+        return (
+            false,
+            format!(
+                "INVALID: {} {}",
+                verdict.kind.as_str(),
+                verdict.detail.clone().unwrap_or_default()
+            ),
+        );
+    }
+    let approver = verified.approver_key.map(|k| keys::public_key_b64(&k));
+    if approver.as_deref() != Some(own_key) || verdict.approver_identity_mismatch {
+        return (
+            false,
+            "INVALID: the final receipt's approver is not this device's key".into(),
+        );
+    }
+    if let Some(entry) = journal {
+        let suspended: Option<Receipt> = serde_json::from_str(&entry.receipt).ok();
+        let record: Option<ApproverRecord> = serde_json::from_str(&entry.record).ok();
+        let expected = suspended
+            .zip(record)
+            .and_then(|(s, r)| promote_to_l1(&s.content, &r).ok());
+        if expected.as_ref() != verified.receipt.as_ref().map(|r| &r.content) {
+            return (
+                false,
+                "INVALID: the final receipt is not the decision this device signed".into(),
+            );
+        }
+    }
+    (true, "Valid L1".into())
+}
+
+/// Journal and control plane side by side. When the control plane cannot be
+/// reached, the journal alone is listed and that is said.
+pub async fn audit(approver: &Approver) -> Result<Vec<AuditEntry>, crate::journal::JournalError> {
+    let own_key = approver.key.public_b64();
+    let journal: BTreeMap<String, JournalEntry> = approver
+        .journal
+        .all()?
+        .into_iter()
+        .map(|e| (e.action_hash.clone(), e))
+        .collect();
+    let remote = approver.client.cosignatures(&approver.key).await;
+    let remote_items: Vec<Value> = match &remote {
+        Ok(body) => body["items"].as_array().cloned().unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    let unreachable = remote.as_ref().err().map(|e| e.to_string());
+
+    let mut entries = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for item in &remote_items {
+        let hash = item["action_hash"].as_str().unwrap_or_default().to_owned();
+        seen.insert(hash.clone());
+        let local = journal.get(&hash);
+        let final_receipt: Option<Receipt> =
+            serde_json::from_value(item["final_receipt"].clone()).ok();
+        let (verified, verification) = match (&final_receipt, item["decision"].as_str()) {
+            (Some(r), _) => check_final(r.clone(), &own_key, local),
+            (None, Some("approved")) => (false, "awaiting the operator's final receipt".into()),
+            (None, _) => (false, "rejected: no L1 receipt is made".into()),
+        };
+        entries.push(AuditEntry {
+            decision: item["decision"].as_str().unwrap_or_default().to_owned(),
+            decided_at: item["decided_at"].as_str().unwrap_or_default().to_owned(),
+            submission: local.map_or("not in this device's journal".into(), |e| {
+                e.state.as_str().to_owned()
+            }),
+            verification,
+            verified,
+            alert: local.is_none().then(|| NOT_BY_THIS_DEVICE.to_owned()),
+            final_receipt,
+            action_hash: hash,
+        });
+    }
+    for (hash, entry) in &journal {
+        if seen.contains(hash) {
+            continue;
+        }
+        let verification = match (&unreachable, &entry.state) {
+            (Some(e), _) => format!("unknown: {e}"),
+            (None, SubmitState::Confirmed) => "the control plane no longer lists it".into(),
+            (None, _) => "not recorded by the control plane".into(),
+        };
+        entries.push(AuditEntry {
+            action_hash: hash.clone(),
+            decision: entry.decision.clone(),
+            decided_at: time::OffsetDateTime::from_unix_timestamp(entry.created_at)
+                .ok()
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_default(),
+            submission: entry.state.as_str().to_owned(),
+            verification,
+            verified: false,
+            alert: None,
+            final_receipt: None,
+        });
+    }
+    entries.sort_by(|a, b| {
+        b.alert
+            .is_some()
+            .cmp(&a.alert.is_some())
+            .then(b.decided_at.cmp(&a.decided_at))
+    });
+    Ok(entries)
+}

@@ -1,0 +1,445 @@
+//! The approver commands: enroll, whoami, queue, show, approve, reject, audit, export.
+
+use heso_approver::audit::{audit, NOT_BY_THIS_DEVICE};
+use heso_approver::client::Client;
+use heso_approver::device_key::{DeviceKey, Keychain};
+use heso_approver::exit;
+use heso_approver::journal::Journal;
+use heso_approver::profile::{home, Profile};
+use heso_approver::view::{item_view, ItemView};
+use heso_approver::workflow::{Approver, Outcome, WorkflowError};
+use heso_receipt::Decision;
+use rand::Rng;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// A failure with the exit status it maps to.
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    fn new(code: u8, message: impl std::fmt::Display) -> Self {
+        Failure {
+            code,
+            message: message.to_string(),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, Failure>;
+
+fn approver_home() -> Result<PathBuf> {
+    home().map_err(|e| Failure::new(exit::NOT_READY, e))
+}
+
+/// Appends one line to the approver's log (decisions and their outcome; never key material).
+fn log(home: &Path, line: &str) {
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(home.join("heso-approver.log"))
+    {
+        let _ = writeln!(file, "{stamp} {line}");
+    }
+}
+
+fn open_approver() -> Result<(PathBuf, Approver)> {
+    let home = approver_home()?;
+    let profile = Profile::load(&home).map_err(|e| Failure::new(exit::NOT_READY, e))?;
+    let key = DeviceKey::open(
+        Keychain::Os,
+        &profile.key_account,
+        &profile.approver_public_key,
+    )
+    .map_err(|e| Failure::new(exit::NOT_READY, e))?;
+    let client = Client::new(&profile.url).map_err(|e| Failure::new(exit::UNAVAILABLE, e))?;
+    let journal =
+        Journal::open(&home.join("journal.db")).map_err(|e| Failure::new(exit::NOT_READY, e))?;
+    Ok((
+        home,
+        Approver {
+            profile,
+            key,
+            client,
+            journal,
+        },
+    ))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("JSON output serializes")
+    );
+}
+
+pub fn enroll(url: &str, code: &str, label: Option<&str>) -> Result<()> {
+    let home = approver_home()?;
+    if Profile::load(&home).is_ok() {
+        return Err(Failure::new(
+            exit::INVALID,
+            format!(
+                "this device is already enrolled (profile in {}); remove it first to enrol again",
+                home.display()
+            ),
+        ));
+    }
+    let label = label.map(str::to_owned).unwrap_or_else(default_label);
+    let account = format!("device-{}", hex::encode(rand::rng().random::<[u8; 8]>()));
+    let key =
+        DeviceKey::create(Keychain::Os, &account).map_err(|e| Failure::new(exit::NOT_READY, e))?;
+    let client = Client::new(url).map_err(|e| Failure::new(exit::UNAVAILABLE, e))?;
+    let answer = runtime().block_on(client.enroll(&key, code, &label));
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(e) => {
+            // Leave no orphan key behind.
+            let _ = key.delete();
+            let code = if matches!(e, heso_approver::client::ClientError::Unreachable { .. }) {
+                exit::UNAVAILABLE
+            } else {
+                exit::INVALID
+            };
+            return Err(Failure::new(code, format!("enrolment failed: {e}")));
+        }
+    };
+    let operator_keys: Vec<String> = answer["operator_keys"]
+        .as_array()
+        .map(|keys| {
+            keys.iter()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let profile = Profile {
+        url: client.base_url().to_owned(),
+        org: answer["org"].as_str().unwrap_or_default().to_owned(),
+        label: answer["label"].as_str().unwrap_or(&label).to_owned(),
+        key_account: account,
+        approver_public_key: key.public_b64(),
+        operator_keys,
+        sla_minutes: answer["sla_minutes"].as_u64().unwrap_or(30) as u32,
+    };
+    profile
+        .save(&home)
+        .map_err(|e| Failure::new(exit::NOT_READY, e))?;
+    log(
+        &home,
+        &format!("enrolled with {} as {}", profile.org, key.public_b64()),
+    );
+    println!("Enrolled with org `{}` at {}.", profile.org, profile.url);
+    println!("Device key fingerprint: {}", key.fingerprint());
+    println!("Read it out to the operator to confirm. The key stays in this device's keychain.");
+    Ok(())
+}
+
+fn default_label() -> String {
+    std::env::var("HOSTNAME").unwrap_or_else(|_| "approver device".to_owned())
+}
+
+pub fn whoami(json: bool) -> Result<()> {
+    let (_, approver) = open_approver()?;
+    let p = &approver.profile;
+    if json {
+        print_json(&json!({
+            "public_key": approver.key.public_b64(), "fingerprint": approver.key.fingerprint(),
+            "org": p.org, "url": p.url, "label": p.label,
+        }));
+    } else {
+        println!("Public key   {}", approver.key.public_b64());
+        println!("Fingerprint  {}", approver.key.fingerprint());
+        println!("Org          {} at {}", p.org, p.url);
+        println!("Label        {}", p.label);
+    }
+    Ok(())
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Failure {
+    Failure::new(exit::UNAVAILABLE, e)
+}
+
+fn minutes_left(deadline: &str) -> String {
+    let Ok(deadline) =
+        time::OffsetDateTime::parse(deadline, &time::format_description::well_known::Rfc3339)
+    else {
+        return String::new();
+    };
+    let left = (deadline - time::OffsetDateTime::now_utc()).whole_minutes();
+    if left >= 0 {
+        format!("{left} min left")
+    } else {
+        format!("SLA passed {} min ago", -left)
+    }
+}
+
+pub fn queue(json: bool, wait: Option<u64>) -> Result<()> {
+    let (home, approver) = open_approver()?;
+    let rt = runtime();
+    for (hash, outcome) in rt
+        .block_on(approver.resume())
+        .map_err(|e| Failure::new(exit::NOT_READY, e))?
+    {
+        log(&home, &format!("resent {hash}: {outcome:?}"));
+    }
+    let mut page = rt
+        .block_on(approver.client.pending(&approver.key, None, None))
+        .map_err(unavailable)?;
+    if let Some(wait) = wait {
+        if page["items"]
+            .as_array()
+            .is_none_or(|items| items.is_empty())
+        {
+            let since = page["version"].as_u64();
+            page = rt
+                .block_on(approver.client.pending(&approver.key, since, Some(wait)))
+                .map_err(unavailable)?;
+        }
+    }
+    let items = page["items"].as_array().cloned().unwrap_or_default();
+    let rows: Vec<Value> = items
+        .iter()
+        .map(|item| {
+            let deadline = item["sla_deadline"].as_str().unwrap_or_default();
+            match approver.verify_and_remember(item) {
+                Ok(verified) => {
+                    let view = item_view(&verified);
+                    json!({"action_hash": view.action_hash, "status": "verified", "verb": view.verb,
+                           "tool": view.tool_name, "summary": view.summary, "rule_id": view.rule_id,
+                           "workflow": view.workflow, "account": view.account, "sla_deadline": deadline})
+                }
+                Err(refusal) => json!({"action_hash": item["action_hash"], "status": "refused",
+                                       "refusal": refusal.to_string(), "rule_id": item["rule_id"],
+                                       "sla_deadline": deadline}),
+            }
+        })
+        .collect();
+    if json {
+        print_json(&rows);
+        return Ok(());
+    }
+    let total = page["pending_total"].as_u64().unwrap_or(rows.len() as u64);
+    println!(
+        "{total} pending at {} (org {})",
+        approver.profile.url, approver.profile.org
+    );
+    for row in &rows {
+        let hash = row["action_hash"].as_str().unwrap_or_default();
+        let deadline = row["sla_deadline"].as_str().unwrap_or_default();
+        println!();
+        if row["status"] == "verified" {
+            println!(
+                "  {}  {}",
+                row["verb"].as_str().unwrap_or_default(),
+                row["summary"].as_str().unwrap_or_default()
+            );
+            println!(
+                "    rule {} · {} / {} · {}",
+                row["rule_id"].as_str().unwrap_or_default(),
+                row["account"].as_str().unwrap_or_default(),
+                row["workflow"].as_str().unwrap_or_default(),
+                minutes_left(deadline)
+            );
+        } else {
+            println!("  REFUSED  {}", row["refusal"].as_str().unwrap_or_default());
+        }
+        println!("    {hash}");
+    }
+    Ok(())
+}
+
+fn fetch_view(
+    approver: &Approver,
+    hash: &str,
+) -> Result<(Value, std::result::Result<ItemView, String>)> {
+    let item = runtime()
+        .block_on(approver.client.approval(&approver.key, hash))
+        .map_err(|e| Failure::new(exit::INVALID, e))?;
+    let view = approver
+        .verify_and_remember(&item)
+        .map(|v| item_view(&v))
+        .map_err(|r| r.to_string());
+    Ok((item, view))
+}
+
+pub fn show(hash: &str, json: bool) -> Result<()> {
+    let (_, approver) = open_approver()?;
+    let (item, view) = fetch_view(&approver, hash)?;
+    let status = item["status"].as_str().unwrap_or_default();
+    match (&view, json) {
+        (Ok(view), true) => print_json(
+            &json!({"status": status, "verified": true, "sla_deadline": item["sla_deadline"], "item": view}),
+        ),
+        (Err(why), true) => print_json(
+            &json!({"status": status, "verified": false, "refusal": why, "action_hash": hash}),
+        ),
+        (Err(why), false) => {
+            println!("REFUSED: {why}");
+            println!("This item cannot be approved. Action {hash}");
+        }
+        (Ok(v), false) => {
+            println!("{}", v.summary);
+            println!(
+                "  verified: operator {} (pinned at enrolment)",
+                v.operator_fingerprint
+            );
+            println!("  action    {}", v.action_hash);
+            println!(
+                "  status    {status}, {}",
+                minutes_left(item["sla_deadline"].as_str().unwrap_or_default())
+            );
+            println!(
+                "  verb      {} via {}{}",
+                v.verb,
+                v.tool_name,
+                v.target_host
+                    .as_ref()
+                    .map(|h| format!(" → {h}"))
+                    .unwrap_or_default()
+            );
+            println!(
+                "  workflow  {} · account {} · captured {}",
+                v.workflow, v.account, v.captured_at
+            );
+            println!("  rule      {}: {}", v.rule_id, v.rule_display);
+            for c in &v.matched_conditions {
+                println!("  matched   {} {} {}", c.field, c.op, c.value);
+            }
+            println!("  fields");
+            for f in &v.fields {
+                let mark = if f.matched { "  ← matched" } else { "" };
+                match (&f.commitment, f.redacted) {
+                    (Some(c), _) => println!("    {}: [redacted, commitment {}]{mark}", f.name, c),
+                    (None, true) => println!("    {}: [redacted]{mark}", f.name),
+                    _ => println!("    {}: {}{mark}", f.name, f.value),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn decide(hash: &str, decision: Decision, reason: &str) -> Result<()> {
+    let (home, approver) = open_approver()?;
+    let outcome = runtime().block_on(approver.decide(hash, decision, reason));
+    let verb = decision.as_str();
+    match outcome {
+        Ok(Outcome::Confirmed) => {
+            log(&home, &format!("{verb} {hash}: confirmed"));
+            println!(
+                "{} {hash}: recorded by the control plane.",
+                capitalized(verb)
+            );
+            Ok(())
+        }
+        Ok(Outcome::Queued(why)) => {
+            log(
+                &home,
+                &format!("{verb} {hash}: journalled, not delivered: {why}"),
+            );
+            Err(Failure::new(
+                exit::QUEUED,
+                format!("{verb} {hash}: signed and journalled, not delivered yet ({why}); it is sent again by the next `heso-approver queue`"),
+            ))
+        }
+        Ok(Outcome::Refused(why)) => {
+            log(&home, &format!("{verb} {hash}: refused: {why}"));
+            Err(Failure::new(
+                exit::INVALID,
+                format!("the control plane refused the decision: {why}"),
+            ))
+        }
+        Err(WorkflowError::Refused(refusal)) => {
+            log(&home, &format!("{verb} {hash}: not signed: {refusal}"));
+            Err(Failure::new(
+                exit::INVALID,
+                format!("not signed: {refusal}"),
+            ))
+        }
+        Err(e @ WorkflowError::Client(_)) => Err(Failure::new(exit::UNAVAILABLE, e)),
+        Err(e) => Err(Failure::new(exit::INVALID, e)),
+    }
+}
+
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+pub fn audit_command(json: bool) -> Result<()> {
+    let (_, approver) = open_approver()?;
+    let entries = runtime()
+        .block_on(audit(&approver))
+        .map_err(|e| Failure::new(exit::NOT_READY, e))?;
+    let alerts = entries.iter().filter(|e| e.alert.is_some()).count();
+    if json {
+        print_json(&entries);
+    } else {
+        if alerts > 0 {
+            println!("ALERT: {alerts} co-signature(s) {NOT_BY_THIS_DEVICE}.");
+            println!();
+        }
+        for e in &entries {
+            let flag = if e.alert.is_some() { "ALERT " } else { "" };
+            println!("{flag}{} {}  {}", e.decision, e.action_hash, e.decided_at);
+            println!(
+                "    submission: {} · final receipt: {}",
+                e.submission, e.verification
+            );
+        }
+        if entries.is_empty() {
+            println!("No decisions yet.");
+        }
+    }
+    if alerts > 0 {
+        return Err(Failure::new(
+            exit::INVALID,
+            format!("{alerts} co-signature(s) {NOT_BY_THIS_DEVICE}"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn export(file: &Path) -> Result<()> {
+    let (_, approver) = open_approver()?;
+    let entries = runtime()
+        .block_on(audit(&approver))
+        .map_err(|e| Failure::new(exit::NOT_READY, e))?;
+    let mut out = String::new();
+    let mut count = 0;
+    for receipt in entries
+        .iter()
+        .filter(|e| e.verified)
+        .filter_map(|e| e.final_receipt.as_ref())
+    {
+        out.push_str(&serde_json::to_string(receipt).expect("receipts serialize"));
+        out.push('\n');
+        count += 1;
+    }
+    std::fs::write(file, out).map_err(|e| {
+        Failure::new(
+            exit::INVALID,
+            format!("cannot write {}: {e}", file.display()),
+        )
+    })?;
+    println!(
+        "Exported {count} verified final receipt(s) to {}.",
+        file.display()
+    );
+    Ok(())
+}

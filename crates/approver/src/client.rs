@@ -1,0 +1,205 @@
+//! The control-plane client: every request signed by the device key (no
+//! bearer secret), with timeouts and retries with backoff where a retry is safe.
+
+use crate::device_key::{DeviceKey, KeyError};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use heso_receipt::request_auth::{
+    sign_request, SignedRequest, KEY_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
+use rand::Rng;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("the control plane at {url} is unreachable: {error}")]
+    Unreachable { url: String, error: String },
+    #[error("the control plane refused ({status}): {message}")]
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+        body: Value,
+    },
+    #[error("the control plane answered something unreadable: {0}")]
+    BadResponse(String),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+impl ClientError {
+    /// Worth trying again later: the network, or the server's own trouble.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Unreachable { .. } => true,
+            ClientError::Refused { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+/// How long a long-poll may be held by the server, plus slack.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(45);
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Client {
+    pub fn new(base_url: &str) -> Result<Client, ClientError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| ClientError::BadResponse(e.to_string()))?;
+        Ok(Client {
+            http,
+            base: base_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// One signed request. 2xx answers are JSON; others become `Refused`.
+    pub async fn call(
+        &self,
+        key: &DeviceKey,
+        method: Method,
+        target: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ClientError> {
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let timestamp = unix_now();
+        let nonce = hex::encode(rand::rng().random::<[u8; 16]>());
+        let request = SignedRequest {
+            method: method.as_str(),
+            path_and_query: target,
+            timestamp,
+            nonce: &nonce,
+            body: &bytes,
+        };
+        let signature = key.with_signing_key(|k| sign_request(k, &request))?;
+        let mut builder = self
+            .http
+            .request(method, format!("{}{target}", self.base))
+            .header(KEY_HEADER, key.public_b64())
+            .header(TIMESTAMP_HEADER, timestamp.to_string())
+            .header(NONCE_HEADER, &nonce)
+            .header(SIGNATURE_HEADER, STANDARD.encode(signature.to_bytes()));
+        if body.is_some() {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(bytes);
+        }
+        let response = builder.send().await.map_err(|e| ClientError::Unreachable {
+            url: self.base.clone(),
+            error: e.to_string(),
+        })?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| ClientError::Unreachable {
+                url: self.base.clone(),
+                error: e.to_string(),
+            })?;
+        let value: Value = serde_json::from_str(&text).unwrap_or_else(|_| json!({"error": text}));
+        if status.is_success() {
+            return Ok(value);
+        }
+        Err(ClientError::Refused {
+            status: status.as_u16(),
+            code: value["code"].as_str().unwrap_or_default().to_owned(),
+            message: value["error"].as_str().unwrap_or("no message").to_owned(),
+            body: value,
+        })
+    }
+
+    /// `call`, tried up to `attempts` times while the failure is transient,
+    /// waiting 0.25 s, 0.5 s, 1 s, ... (at most 5 s) between tries. Only for
+    /// requests the server treats idempotently.
+    pub async fn call_with_retry(
+        &self,
+        key: &DeviceKey,
+        method: Method,
+        target: &str,
+        body: Option<&Value>,
+        attempts: u32,
+    ) -> Result<Value, ClientError> {
+        let mut delay = Duration::from_millis(250);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.call(key, method.clone(), target, body).await {
+                Err(e) if e.is_transient() && tries < attempts => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub async fn enroll(
+        &self,
+        key: &DeviceKey,
+        code: &str,
+        label: &str,
+    ) -> Result<Value, ClientError> {
+        let body = json!({"code": code, "public_key": key.public_b64(), "label": label});
+        self.call(key, Method::POST, "/v1/approver/enroll", Some(&body))
+            .await
+    }
+
+    /// The pending list; with `since` and `wait`, a long-poll.
+    pub async fn pending(
+        &self,
+        key: &DeviceKey,
+        since: Option<u64>,
+        wait: Option<u64>,
+    ) -> Result<Value, ClientError> {
+        let target = match (since, wait) {
+            (Some(since), Some(wait)) => {
+                format!("/v1/approver/approvals?since={since}&wait={wait}")
+            }
+            _ => "/v1/approver/approvals".to_owned(),
+        };
+        self.call_with_retry(key, Method::GET, &target, None, 3)
+            .await
+    }
+
+    pub async fn approval(&self, key: &DeviceKey, action_hash: &str) -> Result<Value, ClientError> {
+        let target = format!("/v1/approver/approvals/{action_hash}");
+        self.call_with_retry(key, Method::GET, &target, None, 3)
+            .await
+    }
+
+    pub async fn submit(
+        &self,
+        key: &DeviceKey,
+        action_hash: &str,
+        decision: &Value,
+    ) -> Result<Value, ClientError> {
+        let target = format!("/v1/approver/approvals/{action_hash}/decision");
+        self.call_with_retry(key, Method::POST, &target, Some(decision), 4)
+            .await
+    }
+
+    pub async fn cosignatures(&self, key: &DeviceKey) -> Result<Value, ClientError> {
+        self.call_with_retry(key, Method::GET, "/v1/approver/cosignatures", None, 3)
+            .await
+    }
+}

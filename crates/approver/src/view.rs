@@ -1,0 +1,153 @@
+//! What a person is shown of an approval, built from the verified receipt
+//! only: every value is rendered from its canonical (signed) JSON form, and
+//! redacted values are marked as such.
+
+use crate::workflow::VerifiedItem;
+use heso_receipt::{jcs, Content, Verb};
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldView {
+    pub name: String,
+    /// The value as canonical JSON text (what was signed).
+    pub value: String,
+    pub redacted: bool,
+    /// The commitment of a commit-and-reveal redaction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commitment: Option<String>,
+    /// A matched condition of the rule names this field.
+    pub matched: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConditionView {
+    pub field: String,
+    pub op: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemView {
+    pub action_hash: String,
+    pub verb: &'static str,
+    pub tool_name: String,
+    pub target_host: Option<String>,
+    pub workflow: String,
+    pub account: String,
+    pub captured_at: String,
+    pub rule_id: String,
+    pub rule_display: String,
+    pub matched_conditions: Vec<ConditionView>,
+    pub operator_fingerprint: String,
+    pub summary: String,
+    pub fields: Vec<FieldView>,
+}
+
+/// Canonical JSON text of a signed value.
+pub fn canonical_text(value: &Value) -> String {
+    String::from_utf8(jcs(value).unwrap_or_default()).unwrap_or_default()
+}
+
+fn redaction_of(value: &Value) -> Option<Option<String>> {
+    match value {
+        Value::String(s) if s == "[redacted]" => Some(None),
+        Value::Object(map) if map.len() == 1 => map
+            .get("_sd")
+            .and_then(Value::as_str)
+            .map(|c| Some(c.to_owned())),
+        _ => None,
+    }
+}
+
+fn plain(value: Option<&Value>) -> Option<String> {
+    let value = value?;
+    if redaction_of(value).is_some() {
+        return Some("‹redacted›".to_owned());
+    }
+    Some(match value {
+        Value::String(s) => s
+            .chars()
+            .map(|c| if c.is_control() { '�' } else { c })
+            .collect(),
+        other => canonical_text(other),
+    })
+}
+
+/// One line a person can decide on, e.g. `Pay 4200.5 USD to Globex LLC`.
+pub fn summary(content: &Content) -> String {
+    let fields = &content.action.fields;
+    let get = |names: &[&str]| names.iter().find_map(|n| plain(fields.get(*n)));
+    let tool = &content.action.tool_name;
+    match content.action.verb {
+        Verb::Payment => {
+            let amount = get(&["amount", "amount_usd"]).unwrap_or_else(|| "an amount".into());
+            let currency = get(&["currency"]).unwrap_or_default();
+            let payee = get(&["payee", "recipient", "destination"])
+                .unwrap_or_else(|| "an unnamed payee".into());
+            format!("Pay {amount} {currency} to {payee}").replace("  ", " ")
+        }
+        Verb::Delete => match get(&["bucket", "table", "resource", "path"]) {
+            Some(what) => format!("Delete from {what} via {tool}"),
+            None => format!("Delete via {tool}"),
+        },
+        Verb::DataExport => match get(&["table", "dataset"]) {
+            Some(what) => format!("Export {what} via {tool}"),
+            None => format!("Export data via {tool}"),
+        },
+        Verb::LlmCall => match get(&["model"]) {
+            Some(model) => format!("Call {model} via {tool}"),
+            None => format!("Model call via {tool}"),
+        },
+        verb => format!("{} via {tool}", verb.as_str().replace('_', " ")),
+    }
+}
+
+pub fn item_view(item: &VerifiedItem) -> ItemView {
+    let content = &item.receipt.content;
+    let matched: Vec<&str> = content
+        .policy
+        .matched_conditions
+        .iter()
+        .map(|c| c.field.as_str())
+        .collect();
+    let fields = content
+        .action
+        .fields
+        .iter()
+        .map(|(name, value)| {
+            let redaction = redaction_of(value);
+            FieldView {
+                name: name.clone(),
+                value: canonical_text(value),
+                redacted: redaction.is_some(),
+                commitment: redaction.flatten(),
+                matched: matched.contains(&name.as_str()),
+            }
+        })
+        .collect();
+    ItemView {
+        action_hash: content.action_hash.clone(),
+        verb: content.action.verb.as_str(),
+        tool_name: content.action.tool_name.clone(),
+        target_host: content.action.target_host.clone(),
+        workflow: content.action.workflow.clone(),
+        account: content.action.account.clone(),
+        captured_at: content.captured_at.clone(),
+        rule_id: content.policy.rule_id.clone(),
+        rule_display: content.policy.rule_display.clone(),
+        matched_conditions: content
+            .policy
+            .matched_conditions
+            .iter()
+            .map(|c| ConditionView {
+                field: c.field.clone(),
+                op: c.op.clone(),
+                value: canonical_text(&c.value),
+            })
+            .collect(),
+        operator_fingerprint: item.operator_fingerprint.clone(),
+        summary: summary(content),
+        fields,
+    }
+}

@@ -1,0 +1,439 @@
+//! The decision workflow. Nothing is shown as approvable, and nothing is
+//! signed, before the suspended receipt checks out: its hash recomputes, its
+//! operator signature verifies strictly, the operator key is one pinned at
+//! enrolment, it is an L0 awaiting approval, this device is not its operator,
+//! and every value it carries is covered by the signature. Then the record,
+//! co-signature and token are made, journalled, and only then sent.
+
+use crate::client::{Client, ClientError};
+use crate::device_key::{DeviceKey, KeyError};
+use crate::journal::{Journal, JournalEntry, JournalError, SubmitState};
+use crate::profile::Profile;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use heso_receipt::{
+    canonical_bytes, cosign, keys, record_text, verify_receipt, ApprovalToken, ApproverRecord,
+    Decision, DecisionPath, Receipt, TokenDecision, TrustLevel, VerdictKind,
+};
+use rand::rngs::OsRng;
+use rand::TryRngCore;
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// How long an approval token stays valid after it is made.
+pub const TOKEN_LIFETIME_SECS: u64 = 600;
+
+/// Why an item is shown as refused and cannot be approved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the item carries no readable receipt: {0}")]
+    NoReceipt(String),
+    #[error("the receipt does not verify: {kind} {detail}")]
+    Unverified { kind: &'static str, detail: String },
+    #[error("the receipt is signed by an operator key this device did not pin at enrolment ({0})")]
+    UnpinnedOperator(String),
+    #[error("the receipt's agent_identity is not the key that signed it")]
+    AgentIdentityMismatch,
+    #[error("the receipt is {0}, not a suspended L0 receipt")]
+    NotL0(&'static str),
+    #[error("the receipt's rule does not ask for approval")]
+    NotAwaitingApproval,
+    #[error("the receipt already carries an approver decision")]
+    AlreadyDecided,
+    #[error("this device's key is the operator key: an operator cannot approve its own action")]
+    SelfApproval,
+    #[error("the receipt carries values no signature covers: {0}")]
+    UnsignedValues(String),
+    #[error("the control plane listed it under action_hash {listed}, but the receipt is {actual}")]
+    HashMismatch { listed: String, actual: String },
+}
+
+/// An item that checked out: what the app and the command line may show,
+/// all of it from the signed receipt.
+#[derive(Debug, Clone)]
+pub struct VerifiedItem {
+    pub receipt: Receipt,
+    pub operator_fingerprint: String,
+}
+
+/// Checks an approval item from the control plane (see the module docs).
+pub fn verify_item(profile: &Profile, item: &Value) -> Result<VerifiedItem, Refusal> {
+    let receipt: Receipt = serde_json::from_value(item["receipt"].clone())
+        .map_err(|e| Refusal::NoReceipt(e.to_string()))?;
+    let verified = verify_receipt(receipt);
+    let verdict = &verified.verdict;
+    if verdict.kind != VerdictKind::Valid {
+        return Err(Refusal::Unverified {
+            kind: verdict.kind.as_str(),
+            detail: verdict.detail.clone().unwrap_or_default(),
+        });
+    }
+    if !verdict.unsigned_paths.is_empty() {
+        return Err(Refusal::UnsignedValues(verdict.unsigned_paths.join(", ")));
+    }
+    let receipt = verified.receipt.expect("a verified receipt parsed");
+    let operator = keys::public_key_b64(
+        &verified
+            .operator_key
+            .expect("valid receipts have an operator"),
+    );
+    if !profile.operator_keys.contains(&operator) {
+        return Err(Refusal::UnpinnedOperator(keys::fingerprint(
+            &verified.operator_key.unwrap(),
+        )));
+    }
+    if receipt.content.agent_identity != operator {
+        return Err(Refusal::AgentIdentityMismatch);
+    }
+    if receipt.content.trust_level != TrustLevel::L0 {
+        return Err(Refusal::NotL0(receipt.content.trust_level.as_str()));
+    }
+    if receipt.content.policy.decision_path != DecisionPath::RequireApproval {
+        return Err(Refusal::NotAwaitingApproval);
+    }
+    if receipt.content.approver_decision.is_some() {
+        return Err(Refusal::AlreadyDecided);
+    }
+    if operator == profile.approver_public_key {
+        return Err(Refusal::SelfApproval);
+    }
+    if let Some(listed) = item["action_hash"].as_str() {
+        if listed != receipt.content.action_hash {
+            return Err(Refusal::HashMismatch {
+                listed: listed.to_owned(),
+                actual: receipt.content.action_hash.clone(),
+            });
+        }
+    }
+    Ok(VerifiedItem {
+        operator_fingerprint: keys::fingerprint(&verified.operator_key.unwrap()),
+        receipt,
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    #[error("refused: {0}")]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What became of a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The control plane recorded it.
+    Confirmed,
+    /// Journalled; the control plane could not be reached. It is sent again
+    /// at the next start (or `heso-approver queue`).
+    Queued(String),
+    /// The control plane refused it for good.
+    Refused(String),
+}
+
+/// The approver: profile, device key, client and journal together.
+pub struct Approver {
+    pub profile: Profile,
+    pub key: DeviceKey,
+    pub client: Client,
+    pub journal: Journal,
+}
+
+fn rfc3339_now() -> String {
+    OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+fn random_nonce() -> Result<[u8; 32], WorkflowError> {
+    let mut nonce = [0u8; 32];
+    OsRng
+        .try_fill_bytes(&mut nonce)
+        .map_err(|e| WorkflowError::Other(format!("the OS random number generator failed: {e}")))?;
+    Ok(nonce)
+}
+
+impl Approver {
+    /// Fetches, verifies, signs, journals and sends one decision. A decision
+    /// already journalled for this action is sent again instead of a new one.
+    pub async fn decide(
+        &self,
+        action_hash: &str,
+        decision: Decision,
+        reason: &str,
+    ) -> Result<Outcome, WorkflowError> {
+        if let Some(existing) = self.journal.get(action_hash)? {
+            if existing.decision != decision.as_str() {
+                return Err(WorkflowError::Other(format!(
+                    "this device already decided `{}` on {action_hash}; a decision cannot be changed",
+                    existing.decision
+                )));
+            }
+            return Ok(self.deliver(&existing).await?);
+        }
+        let item = match self.client.approval(&self.key, action_hash).await {
+            Ok(item) if item["status"] != "pending" => {
+                return Err(WorkflowError::Other(format!(
+                    "this approval is already {}",
+                    item["status"].as_str().unwrap_or("decided")
+                )))
+            }
+            Ok(item) => item,
+            // Offline: decide on the copy this device last verified and showed;
+            // the decision is journalled and delivered when the control plane is back.
+            Err(e) if e.is_transient() => self.journal.seen_item(action_hash)?.ok_or(e)?,
+            Err(e) => return Err(e.into()),
+        };
+        let verified = verify_item(&self.profile, &item)?;
+        let entry = self.sign_decision(&verified, decision, reason)?;
+        let entry = self.journal.record(&entry)?;
+        // Fault injection for the crash test: die after the journal write,
+        // before anything is sent.
+        if std::env::var_os("HESO_APPROVER_FAULT").is_some_and(|v| v == "crash-after-journal") {
+            std::process::abort();
+        }
+        Ok(self.deliver(&entry).await?)
+    }
+
+    /// Builds the record, the co-signature and the token for a verified item.
+    fn sign_decision(
+        &self,
+        item: &VerifiedItem,
+        decision: Decision,
+        reason: &str,
+    ) -> Result<JournalEntry, WorkflowError> {
+        let vote = match decision {
+            Decision::Approved => TokenDecision::Approved,
+            Decision::Rejected => TokenDecision::Rejected,
+            Decision::Escalated => {
+                return Err(WorkflowError::Other(
+                    "escalation is not a vote the control plane records".into(),
+                ))
+            }
+        };
+        let content = &item.receipt.content;
+        let record = ApproverRecord {
+            decision,
+            approver_identity: self.key.public_b64(),
+            reason: reason.to_owned(),
+            decided_at: rfc3339_now(),
+            sla_minutes: Some(self.profile.sla_minutes),
+            unsigned: Default::default(),
+        };
+        let canonical =
+            canonical_bytes(content).map_err(|e| WorkflowError::Other(e.to_string()))?;
+        let nonce = random_nonce()?;
+        let expiry = OffsetDateTime::now_utc().unix_timestamp().max(0) as u64 + TOKEN_LIFETIME_SECS;
+        let (co_sig, token) = self.key.with_signing_key(|k| {
+            let co_sig = cosign(k, content, &record);
+            let token =
+                ApprovalToken::sign(k, nonce, expiry, vote, &content.policy.rule_id, &canonical);
+            (co_sig, token)
+        })?;
+        let co_sig = co_sig.map_err(|e| WorkflowError::Other(e.to_string()))?;
+        Ok(JournalEntry {
+            action_hash: content.action_hash.clone(),
+            decision: decision.as_str().to_owned(),
+            reason: reason.to_owned(),
+            record: record_text(&record),
+            co_sig_b64: STANDARD.encode(co_sig.to_bytes()),
+            token_b64: STANDARD.encode(token.to_bytes()),
+            receipt: serde_json::to_string(&item.receipt).expect("receipts serialize"),
+            created_at: OffsetDateTime::now_utc().unix_timestamp(),
+            state: SubmitState::Unsent,
+            attempts: 0,
+            last_error: None,
+        })
+    }
+
+    /// Verifies an item and, when it checks out, keeps it as last seen.
+    pub fn verify_and_remember(&self, item: &Value) -> Result<VerifiedItem, Refusal> {
+        let verified = verify_item(&self.profile, item)?;
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        if let Err(e) = self
+            .journal
+            .remember_item(&verified.receipt.content.action_hash, item, now)
+        {
+            tracing_free_warn(&e);
+        }
+        Ok(verified)
+    }
+
+    /// Sends a journalled decision and records what the control plane said.
+    pub async fn deliver(&self, entry: &JournalEntry) -> Result<Outcome, JournalError> {
+        if entry.state == SubmitState::Confirmed {
+            return Ok(Outcome::Confirmed);
+        }
+        let body = json!({"record": entry.record, "co_sig_b64": entry.co_sig_b64, "token_b64": entry.token_b64});
+        let outcome = match self
+            .client
+            .submit(&self.key, &entry.action_hash, &body)
+            .await
+        {
+            Ok(_) => Outcome::Confirmed,
+            Err(e) if e.is_transient() => Outcome::Queued(e.to_string()),
+            Err(e @ ClientError::Key(_)) => Outcome::Queued(e.to_string()),
+            Err(e) => Outcome::Refused(e.to_string()),
+        };
+        match &outcome {
+            Outcome::Confirmed => {
+                self.journal
+                    .mark(&entry.action_hash, SubmitState::Confirmed, None)?
+            }
+            Outcome::Queued(why) => {
+                self.journal
+                    .mark(&entry.action_hash, SubmitState::Unsent, Some(why))?
+            }
+            Outcome::Refused(why) => {
+                self.journal
+                    .mark(&entry.action_hash, SubmitState::Refused, Some(why))?
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Sends every journalled decision the control plane has not confirmed.
+    pub async fn resume(&self) -> Result<Vec<(String, Outcome)>, JournalError> {
+        let mut results = Vec::new();
+        for entry in self.journal.unsent()? {
+            let outcome = self.deliver(&entry).await?;
+            results.push((entry.action_hash, outcome));
+        }
+        Ok(results)
+    }
+}
+
+/// A failure to keep a copy is not worth failing the command: the copy only
+/// serves offline decisions.
+fn tracing_free_warn(e: &JournalError) {
+    eprintln!("heso-approver: warning: could not keep a copy of the item: {e}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use heso_receipt::{sign_as_operator, Content, SigningKey};
+
+    fn operator() -> SigningKey {
+        SigningKey::from_bytes(&[3; 32])
+    }
+
+    fn profile(approver_public_key: String) -> Profile {
+        Profile {
+            url: "http://127.0.0.1:1".into(),
+            org: "acme".into(),
+            label: "test".into(),
+            key_account: "device-test".into(),
+            approver_public_key,
+            operator_keys: vec![keys::public_key_b64(&operator().verifying_key())],
+            sla_minutes: 30,
+        }
+    }
+
+    fn device() -> String {
+        keys::public_key_b64(&SigningKey::from_bytes(&[4; 32]).verifying_key())
+    }
+
+    fn content(signer: &SigningKey) -> Content {
+        serde_json::from_value(json!({
+            "action_version": heso_receipt::ACTION_VERSION, "captured_at": "2026-11-21T10:00:00Z",
+            "agent_identity": keys::public_key_b64(&signer.verifying_key()),
+            "action": {"verb": "payment", "tool_name": "stripe", "workflow": "w", "account": "a",
+                       "fields": {"amount": 4200, "payee": "Globex LLC"}},
+            "policy": {"rule_id": "pay", "rule_display": "Pay over 1,000", "matched_conditions": [],
+                       "decision_path": "require_approval"},
+            "trust_level": "L0", "action_hash": ""
+        }))
+        .unwrap()
+    }
+
+    fn item(receipt: &Value) -> Value {
+        json!({"action_hash": receipt["content"]["action_hash"], "status": "pending", "receipt": receipt})
+    }
+
+    fn signed() -> Value {
+        serde_json::to_value(sign_as_operator(&operator(), content(&operator())).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_good_item_verifies() {
+        let verified = verify_item(&profile(device()), &item(&signed())).unwrap();
+        assert!(verified.operator_fingerprint.starts_with("heso:"));
+    }
+
+    #[test]
+    fn changed_content_is_refused() {
+        let mut receipt = signed();
+        receipt["content"]["action"]["fields"]["payee"] = "Mallory".into();
+        assert!(matches!(
+            verify_item(&profile(device()), &item(&receipt)),
+            Err(Refusal::Unverified {
+                kind: "HashMismatch",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_forged_operator_signature_is_refused() {
+        let mut receipt = signed();
+        let forged = keys::sign_in_domain(
+            &SigningKey::from_bytes(&[9; 32]),
+            keys::OPERATOR_DOMAIN,
+            b"x",
+        );
+        receipt["signatures"][0]["signature"] = keys::b64(&forged.to_bytes()).into();
+        assert!(matches!(
+            verify_item(&profile(device()), &item(&receipt)),
+            Err(Refusal::Unverified {
+                kind: "InvalidSignature",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn an_unpinned_operator_is_refused() {
+        let stranger = SigningKey::from_bytes(&[8; 32]);
+        let receipt =
+            serde_json::to_value(sign_as_operator(&stranger, content(&stranger)).unwrap()).unwrap();
+        assert!(matches!(
+            verify_item(&profile(device()), &item(&receipt)),
+            Err(Refusal::UnpinnedOperator(_))
+        ));
+    }
+
+    #[test]
+    fn the_operator_cannot_approve_its_own_action() {
+        let own = keys::public_key_b64(&operator().verifying_key());
+        assert_eq!(
+            verify_item(&profile(own), &item(&signed())).unwrap_err(),
+            Refusal::SelfApproval
+        );
+    }
+
+    #[test]
+    fn unsigned_values_and_a_wrong_listing_are_refused() {
+        let mut receipt = signed();
+        receipt["content"]["action"]["display_payee"] = "Globex".into();
+        assert!(matches!(
+            verify_item(&profile(device()), &item(&receipt)),
+            Err(Refusal::UnsignedValues(_))
+        ));
+        let mut listed = item(&signed());
+        listed["action_hash"] = "0".repeat(64).into();
+        assert!(matches!(
+            verify_item(&profile(device()), &listed),
+            Err(Refusal::HashMismatch { .. })
+        ));
+    }
+}

@@ -1,0 +1,462 @@
+//! `heso-approver` end to end: the real binary, a real Secret Service (run
+//! under `scripts/with-secret-service.sh`, as `scripts/test.sh` does), and a
+//! control plane on a loopback port with its database in a file.
+
+#[path = "../../control-plane/tests/support/mod.rs"]
+mod support;
+
+use heso_control_plane::store::Store;
+use heso_receipt::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use support::Plane;
+
+const BIN: &str = env!("CARGO_BIN_EXE_heso-approver");
+
+fn require_secret_service() {
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "these tests need a Secret Service: run them under scripts/with-secret-service.sh (scripts/test.sh does)"
+    );
+}
+
+/// One approver device: its own home (profile, journal, log).
+struct Approver {
+    home: tempfile::TempDir,
+}
+
+impl Approver {
+    fn new() -> Approver {
+        require_secret_service();
+        Approver {
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .env("HESO_APPROVER_HOME", self.home.path());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        command.output().unwrap()
+    }
+
+    /// Runs off the test's async threads: the control plane lives on them.
+    fn run(&self, args: &[&str]) -> Output {
+        tokio::task::block_in_place(|| self.run_with(args, &[]))
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
+    fn enroll(&self, plane: &Plane) {
+        let code = plane.enrolment_code("cli device");
+        let out = self.ok(&[
+            "enroll",
+            "--url",
+            &plane.url,
+            "--code",
+            &code,
+            "--label",
+            "Ana's laptop",
+        ]);
+        assert!(out.contains("Device key fingerprint: heso:"), "{out}");
+    }
+
+    fn profile(&self) -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(self.home.path().join("profile.json")).unwrap(),
+        )
+        .unwrap()
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The operator's finalize step, from the assembly parts (as `heso.finalize_l1`).
+async fn finalize(plane: &Plane, hash: &str) -> Receipt {
+    let (status, parts) = plane
+        .op(Method::GET, &format!("/v1/approvals/{hash}/assembly"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{parts}");
+    let leg = &parts["legs"][0];
+    let suspended: Content = serde_json::from_value(parts["suspended_content"].clone()).unwrap();
+    let record: ApproverRecord = serde_json::from_str(leg["record"].as_str().unwrap()).unwrap();
+    let approver = keys::decode_public_key(leg["approver_pubkey_b64"].as_str().unwrap()).unwrap();
+    let co_sig = keys::decode_signature(leg["co_sig_b64"].as_str().unwrap()).unwrap();
+    let l1 = assemble_l1(&plane.operator, &suspended, &record, &approver, &co_sig).unwrap();
+    let (status, body) = plane
+        .op(
+            Method::POST,
+            "/v1/receipts",
+            Some(json!({"receipt": l1, "supersedes_action_hash": hash})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    l1
+}
+
+async fn poll(plane: &Plane, hash: &str) -> String {
+    let (_, view) = plane
+        .op(Method::GET, &format!("/v1/approvals/{hash}"), None)
+        .await;
+    view["status"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrol_queue_show_approve_reject_audit_export() {
+    let plane = Plane::start().await;
+    let device = Approver::new();
+    device.enroll(&plane);
+    let who = device.json(&["whoami", "--json"]);
+    assert!(who["fingerprint"].as_str().unwrap().starts_with("heso:"));
+    assert_eq!(who["public_key"], device.profile()["approver_public_key"]);
+
+    let payment = plane.suspended(4200);
+    let big = plane.suspended(9100);
+    let pay_hash = plane.park(&payment).await;
+    let big_hash = plane.park(&big).await;
+
+    let queue = device.json(&["queue", "--json"]);
+    let items = queue.as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[1]["action_hash"], pay_hash);
+    assert_eq!(items[1]["status"], "verified");
+    assert_eq!(items[1]["verb"], "payment");
+    assert_eq!(items[1]["tool"], "stripe.transfers.create");
+    assert_eq!(items[1]["rule_id"], "payment.large.requires_approval");
+    assert!(items[1]["sla_deadline"].as_str().unwrap().ends_with('Z'));
+    let text = device.ok(&["queue"]);
+    assert!(text.contains("Pay 4200 USD to Globex LLC"), "{text}");
+
+    let shown = device.json(&["show", &pay_hash, "--json"]);
+    assert_eq!(shown["verified"], true);
+    let fields = shown["item"]["fields"].as_array().unwrap();
+    let amount = fields.iter().find(|f| f["name"] == "amount").unwrap();
+    assert_eq!(
+        (amount["value"].as_str(), amount["matched"].as_bool()),
+        (Some("4200"), Some(true))
+    );
+
+    let out = device.ok(&["approve", &pay_hash, "--reason", "invoice checked"]);
+    assert!(out.contains("recorded by the control plane"), "{out}");
+    assert_eq!(poll(&plane, &pay_hash).await, "approved");
+    let out = device.ok(&["reject", &big_hash, "--reason", "unknown payee"]);
+    assert!(out.contains("Rejected"), "{out}");
+    assert_eq!(poll(&plane, &big_hash).await, "rejected");
+
+    let out = device.run(&["reject", &pay_hash]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot be changed"),
+        "{}",
+        stderr(&out)
+    );
+
+    let l1 = finalize(&plane, &pay_hash).await;
+    let audit = device.json(&["audit", "--json"]);
+    let entries = audit.as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    let approved = entries
+        .iter()
+        .find(|e| e["action_hash"] == pay_hash)
+        .unwrap();
+    assert_eq!(approved["decision"], "approved");
+    assert_eq!(approved["submission"], "confirmed");
+    assert_eq!(approved["verification"], "Valid L1");
+    assert_eq!(approved["verified"], true);
+    let rejected = entries
+        .iter()
+        .find(|e| e["action_hash"] == big_hash)
+        .unwrap();
+    assert_eq!(rejected["decision"], "rejected");
+
+    let export = device.home.path().join("final.jsonl");
+    device.ok(&["export", export.to_str().unwrap()]);
+    let exported: Receipt =
+        serde_json::from_str(std::fs::read_to_string(&export).unwrap().trim()).unwrap();
+    assert_eq!(exported, l1);
+    let verified = device.ok(&["verify", export.to_str().unwrap()]);
+    assert!(verified.ends_with("1 valid, 0 invalid\n"), "{verified}");
+}
+
+/// Turns a suspended receipt into what a dishonest control plane serves.
+type Tamper = Box<dyn Fn(&Receipt) -> Value>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_items_are_refused_and_nothing_is_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cp.db");
+    let operator = SigningKey::from_bytes(&[11; 32]);
+    let plane = Plane::start_on(
+        Store::open(&db).unwrap(),
+        operator.clone(),
+        &keys::public_key_b64(&operator.verifying_key()),
+    )
+    .await;
+    let device = Approver::new();
+    device.enroll(&plane);
+
+    let stranger = SigningKey::from_bytes(&[77; 32]);
+    let cases: Vec<(&str, Tamper, &str)> = vec![
+        (
+            "changed content",
+            Box::new(|r| {
+                let mut v = serde_json::to_value(r).unwrap();
+                v["content"]["action"]["fields"]["payee"] = "Mallory Ltd".into();
+                v
+            }),
+            "HashMismatch",
+        ),
+        (
+            "forged operator signature",
+            Box::new(|r| {
+                let mut v = serde_json::to_value(r).unwrap();
+                let forged = keys::sign_in_domain(
+                    &SigningKey::from_bytes(&[5; 32]),
+                    keys::OPERATOR_DOMAIN,
+                    b"x",
+                );
+                v["signatures"][0]["signature"] = keys::b64(&forged.to_bytes()).into();
+                v
+            }),
+            "InvalidSignature",
+        ),
+        (
+            "unknown operator key",
+            Box::new(move |r| {
+                let mut content = r.content.clone();
+                content.agent_identity = keys::public_key_b64(&stranger.verifying_key());
+                serde_json::to_value(sign_as_operator(&stranger, content).unwrap()).unwrap()
+            }),
+            "did not pin",
+        ),
+    ];
+    for (i, (name, tamper, expected)) in cases.iter().enumerate() {
+        let receipt = plane.suspended(5000 + i as u64);
+        let hash = plane.park(&receipt).await;
+        // The control plane now serves something else under this hash.
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute(
+            "UPDATE receipts SET receipt = ?1 WHERE action_hash = ?2",
+            rusqlite::params![tamper(&receipt).to_string(), hash],
+        )
+        .unwrap();
+        plane.state.changes().bump(1);
+
+        let queue = device.json(&["queue", "--json"]);
+        let row = queue
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["action_hash"] == hash)
+            .unwrap()
+            .clone();
+        assert_eq!(row["status"], "refused", "{name}: {row}");
+        assert!(
+            row["refusal"].as_str().unwrap().contains(expected),
+            "{name}: {row}"
+        );
+        let shown = device.json(&["show", &hash, "--json"]);
+        assert_eq!(shown["verified"], false, "{name}");
+
+        let out = device.run(&["approve", &hash]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        assert!(
+            stderr(&out).contains("not signed"),
+            "{name}: {}",
+            stderr(&out)
+        );
+        assert_eq!(
+            poll(&plane, &hash).await,
+            "pending",
+            "{name}: nothing reached the control plane"
+        );
+    }
+    let audit = device.json(&["audit", "--json"]);
+    assert_eq!(audit, json!([]), "nothing was journalled as a decision");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_journal_and_submit_delivers_exactly_once() {
+    let plane = Plane::start().await;
+    let device = Approver::new();
+    device.enroll(&plane);
+    let hash = plane.park(&plane.suspended(4200)).await;
+
+    let out = tokio::task::block_in_place(|| {
+        device.run_with(
+            &["approve", &hash],
+            &[("HESO_APPROVER_FAULT", "crash-after-journal")],
+        )
+    });
+    assert!(!out.status.success(), "the process was killed");
+    assert_eq!(
+        poll(&plane, &hash).await,
+        "pending",
+        "nothing sent before the crash"
+    );
+
+    // Restarted: the queue command resends what the journal holds.
+    device.ok(&["queue", "--json"]);
+    assert_eq!(poll(&plane, &hash).await, "approved");
+    // Retrying the decision is answered as delivered, not signed again.
+    let out = device.ok(&["approve", &hash]);
+    assert!(out.contains("recorded"), "{out}");
+    let audit = device.json(&["audit", "--json"]);
+    assert_eq!(
+        audit.as_array().unwrap().len(),
+        1,
+        "one decision on the control plane: {audit}"
+    );
+    assert_eq!(audit[0]["submission"], "confirmed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_made_while_the_control_plane_is_down_is_delivered_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cp.db");
+    let operator = SigningKey::from_bytes(&[11; 32]);
+    let operator_b64 = keys::public_key_b64(&operator.verifying_key());
+    let plane = Plane::start_on(Store::open(&db).unwrap(), operator.clone(), &operator_b64).await;
+    let device = Approver::new();
+    device.enroll(&plane);
+    let receipt = plane.suspended(4200);
+    let hash = plane.park(&receipt).await;
+    let address = plane.url.trim_start_matches("http://").to_owned();
+
+    // The approver saw and verified the item; then the control plane goes down.
+    let item = device.json(&["show", &hash, "--json"]);
+    assert_eq!(item["verified"], true);
+    let api_key = plane.api_key.clone();
+    drop(plane);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let out = device.run(&["approve", &hash, "--reason", "ok"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "signed and journalled, not delivered: {}",
+        stderr(&out)
+    );
+    let out = device.run(&["queue"]);
+    assert_eq!(out.status.code(), Some(69), "still down: {}", stderr(&out));
+
+    // Back up on the same address and database: the next start delivers it.
+    let state = heso_control_plane::AppState::new(Store::open(&db).unwrap(), Default::default());
+    let listener = tokio::net::TcpListener::bind(&address).await.unwrap();
+    tokio::spawn(heso_control_plane::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    device.ok(&["queue"]);
+    let audit = device.json(&["audit", "--json"]);
+    assert_eq!(audit[0]["submission"], "confirmed");
+    let http = reqwest::Client::new();
+    let view: Value = http
+        .get(format!("http://{address}/v1/approvals/{hash}"))
+        .header("x-api-key", api_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["status"], "approved");
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_is_in_the_keychain_and_nowhere_on_disk() {
+    let plane = Plane::start().await;
+    let device = Approver::new();
+    device.enroll(&plane);
+    let hash = plane.park(&plane.suspended(4200)).await;
+    device.ok(&["approve", &hash, "--reason", "checked"]);
+    finalize(&plane, &hash).await;
+    device.ok(&["audit"]);
+
+    // The seed, from the Secret Service, as this device's processes stored it.
+    let account = device.profile()["key_account"].as_str().unwrap().to_owned();
+    let seed = keyring::Entry::new("heso-approver", &account)
+        .unwrap()
+        .get_secret()
+        .unwrap();
+    assert_eq!(seed.len(), 32);
+    let key = SigningKey::from_bytes(&seed.clone().try_into().unwrap());
+    assert_eq!(
+        keys::public_key_b64(&key.verifying_key()),
+        device.profile()["approver_public_key"]
+    );
+
+    // Secrets derived from it: the expanded key halves (scalar and nonce prefix).
+    let expanded = key.to_keypair_bytes();
+    let mut needles: Vec<Vec<u8>> = vec![
+        seed.clone(),
+        hex::encode(&seed).into_bytes(),
+        keys::b64(&seed).into_bytes(),
+    ];
+    let hazmat = sha512(&seed);
+    for part in [&hazmat[..32], &hazmat[32..], &expanded[..32]] {
+        needles.push(part.to_vec());
+        needles.push(hex::encode(part).into_bytes());
+        needles.push(keys::b64(part).into_bytes());
+    }
+    let files = files_under(device.home.path());
+    assert!(files.iter().any(|f| f.ends_with("journal.db")), "{files:?}");
+    assert!(
+        files.iter().any(|f| f.ends_with("heso-approver.log")),
+        "{files:?}"
+    );
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        for needle in &needles {
+            assert!(
+                !contains(&bytes, needle),
+                "key material in {}",
+                file.display()
+            );
+        }
+    }
+}
+
+fn sha512(bytes: &[u8]) -> [u8; 64] {
+    use sha2::Digest;
+    sha2::Sha512::digest(bytes).into()
+}
