@@ -460,3 +460,51 @@ fn sha512(bytes: &[u8]) -> [u8; 64] {
     use sha2::Digest;
     sha2::Sha512::digest(bytes).into()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signature_in_our_name_made_elsewhere_is_flagged() {
+    let plane = Plane::start().await;
+    let device = Approver::new();
+    device.enroll(&plane);
+    let receipt = plane.suspended(4200);
+    let hash = plane.park(&receipt).await;
+
+    // Someone holding a copy of this device's key votes without this device.
+    let account = device.profile()["key_account"].as_str().unwrap().to_owned();
+    let seed = keyring::Entry::new("heso-approver", &account)
+        .unwrap()
+        .get_secret()
+        .unwrap();
+    let stolen = SigningKey::from_bytes(&seed.try_into().unwrap());
+    let token = ApprovalToken::sign(
+        &stolen,
+        [42; 32],
+        support::now() + 300,
+        TokenDecision::Approved,
+        &receipt.content.policy.rule_id,
+        &canonical_bytes(&receipt.content).unwrap(),
+    );
+    let (status, body) = plane
+        .op(
+            Method::POST,
+            &format!("/v1/approvals/{hash}/submit-token"),
+            Some(
+                json!({"token_b64": keys::b64(&token.to_bytes()), "action_content": receipt.content,
+                        "required_scope": receipt.content.policy.rule_id, "decision": "approved"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let out = device.run(&["audit"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("ALERT: 1 co-signature(s) signed in your name, not by this device."),
+        "{text}"
+    );
+    let out = device.run(&["audit", "--json"]);
+    let audit: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(audit[0]["alert"], "signed in your name, not by this device");
+    assert_eq!(audit[0]["submission"], "not in this device's journal");
+}
