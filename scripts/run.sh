@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Builds `heso-approver` and verifies the example receipts with it.
+# Builds the tools, verifies the example receipts, then runs the demo control
+# plane in the foreground (Ctrl-C stops it). Enrol the command line with it
+# from another terminal, using the code it prints.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-cargo build --release --quiet -p heso-approver
-echo "\$ heso-approver verify examples/l1-receipt.json"
-target/release/heso-approver verify examples/l1-receipt.json
-echo
+cargo build --release --quiet -p heso-approver -p heso-control-plane
+bin=target/release
 echo "\$ heso-approver verify examples/receipts.jsonl"
-target/release/heso-approver verify examples/receipts.jsonl || true
+"$bin/heso-approver" verify examples/receipts.jsonl || true
 echo
-echo "The binary is target/release/heso-approver; try --help."
+echo "Starting the demo control plane. In another terminal:"
+echo "  $bin/heso-approver enroll --url http://127.0.0.1:8787 --code <the code below>"
+echo "  $bin/heso-approver queue"
+echo
+exec "$bin/heso-control-plane" serve --demo --listen 127.0.0.1:8787

@@ -508,3 +508,44 @@ async fn a_signature_in_our_name_made_elsewhere_is_flagged() {
     assert_eq!(audit[0]["alert"], "signed in your name, not by this device");
     assert_eq!(audit[0]["submission"], "not in this device's journal");
 }
+
+#[test]
+fn without_a_keychain_or_enrolment_the_errors_say_what_to_do() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], with_bus: bool| {
+        let mut command = Command::new(BIN);
+        command.args(args).env("HESO_APPROVER_HOME", home.path());
+        if !with_bus {
+            command.env_remove("DBUS_SESSION_BUS_ADDRESS");
+        }
+        command.output().unwrap()
+    };
+    let out = run(
+        &["enroll", "--url", "http://127.0.0.1:9", "--code", "X"],
+        false,
+    );
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        stderr(&out).contains("no OS keychain is reachable"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["queue"], true);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        stderr(&out).contains("not enrolled yet: run `heso-approver enroll"),
+        "{}",
+        stderr(&out)
+    );
+    require_secret_service();
+    let out = run(
+        &["enroll", "--url", "http://127.0.0.1:9", "--code", "X"],
+        true,
+    );
+    assert_eq!(out.status.code(), Some(69));
+    assert!(stderr(&out).contains("unreachable"), "{}", stderr(&out));
+    assert!(
+        !home.path().join("profile.json").exists(),
+        "nothing kept from a failed enrolment"
+    );
+}
