@@ -1,11 +1,10 @@
 //! `heso-approver` end to end: the real binary, a real Secret Service (run
-//! under `scripts/with-secret-service.sh`, as `scripts/test.sh` does), and a
-//! control plane on a loopback port with its database in a file.
+//! under `scripts/with-secret-service.sh`, as `scripts/test.sh` does), and the
+//! real `heso-control-plane` process with its database in a file.
 
 #[path = "../../control-plane/tests/support/mod.rs"]
 mod support;
 
-use heso_control_plane::store::Store;
 use heso_receipt::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -88,6 +87,14 @@ impl Approver {
     }
 }
 
+/// A control-plane process on a fresh database file.
+fn control_plane() -> (tempfile::TempDir, PathBuf, Plane) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cp.db");
+    let plane = Plane::spawn_process(&db);
+    (dir, db, plane)
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -124,7 +131,7 @@ async fn poll(plane: &Plane, hash: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enrol_queue_show_approve_reject_audit_export() {
-    let plane = Plane::start().await;
+    let (_dir, _db, plane) = control_plane();
     let device = Approver::new();
     device.enroll(&plane);
     let who = device.json(&["whoami", "--json"]);
@@ -204,15 +211,7 @@ type Tamper = Box<dyn Fn(&Receipt) -> Value>;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_items_are_refused_and_nothing_is_signed() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("cp.db");
-    let operator = SigningKey::from_bytes(&[11; 32]);
-    let plane = Plane::start_on(
-        Store::open(&db).unwrap(),
-        operator.clone(),
-        &keys::public_key_b64(&operator.verifying_key()),
-    )
-    .await;
+    let (_dir, db, plane) = control_plane();
     let device = Approver::new();
     device.enroll(&plane);
 
@@ -261,7 +260,6 @@ async fn tampered_items_are_refused_and_nothing_is_signed() {
             rusqlite::params![tamper(&receipt).to_string(), hash],
         )
         .unwrap();
-        plane.state.changes().bump(1);
 
         let queue = device.json(&["queue", "--json"]);
         let row = queue
@@ -298,7 +296,7 @@ async fn tampered_items_are_refused_and_nothing_is_signed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_between_journal_and_submit_delivers_exactly_once() {
-    let plane = Plane::start().await;
+    let (_dir, _db, plane) = control_plane();
     let device = Approver::new();
     device.enroll(&plane);
     let hash = plane.park(&plane.suspended(4200)).await;
@@ -333,23 +331,15 @@ async fn a_crash_between_journal_and_submit_delivers_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decision_made_while_the_control_plane_is_down_is_delivered_later() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("cp.db");
-    let operator = SigningKey::from_bytes(&[11; 32]);
-    let operator_b64 = keys::public_key_b64(&operator.verifying_key());
-    let plane = Plane::start_on(Store::open(&db).unwrap(), operator.clone(), &operator_b64).await;
+    let (_dir, _db, mut plane) = control_plane();
     let device = Approver::new();
     device.enroll(&plane);
-    let receipt = plane.suspended(4200);
-    let hash = plane.park(&receipt).await;
-    let address = plane.url.trim_start_matches("http://").to_owned();
+    let hash = plane.park(&plane.suspended(4200)).await;
 
-    // The approver saw and verified the item; then the control plane goes down.
+    // The approver saw and verified the item; then the control plane dies.
     let item = device.json(&["show", &hash, "--json"]);
     assert_eq!(item["verified"], true);
-    let api_key = plane.api_key.clone();
-    drop(plane);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    plane.kill();
 
     let out = device.run(&["approve", &hash, "--reason", "ok"]);
     assert_eq!(
@@ -362,27 +352,12 @@ async fn a_decision_made_while_the_control_plane_is_down_is_delivered_later() {
     assert_eq!(out.status.code(), Some(69), "still down: {}", stderr(&out));
 
     // Back up on the same address and database: the next start delivers it.
-    let state = heso_control_plane::AppState::new(Store::open(&db).unwrap(), Default::default());
-    let listener = tokio::net::TcpListener::bind(&address).await.unwrap();
-    tokio::spawn(heso_control_plane::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
+    plane.restart();
     device.ok(&["queue"]);
+    assert_eq!(poll(&plane, &hash).await, "approved");
     let audit = device.json(&["audit", "--json"]);
+    assert_eq!(audit.as_array().unwrap().len(), 1);
     assert_eq!(audit[0]["submission"], "confirmed");
-    let http = reqwest::Client::new();
-    let view: Value = http
-        .get(format!("http://{address}/v1/approvals/{hash}"))
-        .header("x-api-key", api_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(view["status"], "approved");
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
@@ -404,7 +379,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_key_is_in_the_keychain_and_nowhere_on_disk() {
-    let plane = Plane::start().await;
+    let (_dir, _db, plane) = control_plane();
     let device = Approver::new();
     device.enroll(&plane);
     let hash = plane.park(&plane.suspended(4200)).await;
@@ -463,7 +438,7 @@ fn sha512(bytes: &[u8]) -> [u8; 64] {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signature_in_our_name_made_elsewhere_is_flagged() {
-    let plane = Plane::start().await;
+    let (_dir, _db, plane) = control_plane();
     let device = Approver::new();
     device.enroll(&plane);
     let receipt = plane.suspended(4200);

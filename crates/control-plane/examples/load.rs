@@ -77,7 +77,7 @@ async fn main() {
     .await;
 
     let started = Instant::now();
-    let (state, op) = (plane.state.clone(), operator.clone());
+    let (state, op) = (plane.state().clone(), operator.clone());
     tokio::task::spawn_blocking(move || seed(state.store(), &op, PENDING))
         .await
         .unwrap();
@@ -88,7 +88,7 @@ async fn main() {
 
     let device = plane.enrolled_device(1).await;
     let org = plane
-        .state
+        .state()
         .store()
         .org_by_name(support::ORG)
         .unwrap()
@@ -101,7 +101,7 @@ async fn main() {
         let mut latencies = Vec::with_capacity(LIST_CALLS);
         for _ in 0..LIST_CALLS {
             if fresh {
-                plane.state.changes().bump(org);
+                plane.state().changes().bump(org);
             }
             let t = Instant::now();
             let (status, body) = device

@@ -245,10 +245,10 @@ async fn enrolment_takes_a_one_time_code_and_returns_the_operator_keys() {
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // An expired code.
-    let org = plane.state.store().org_by_name(ORG).unwrap().unwrap();
+    let org = plane.state().store().org_by_name(ORG).unwrap().unwrap();
     let hash = heso_control_plane::secrets::secret_hash("enrolment-code", "OLDCODEOLD12");
     plane
-        .state
+        .state()
         .store()
         .add_enrolment_code(org.id, &hash, "old", 1)
         .unwrap();
@@ -806,7 +806,7 @@ async fn operators_register_approver_keys_and_pull_policy() {
     let (status, policy) = plane.op(Method::GET, "/v1/policy/pull", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(policy["toml"], "");
-    heso_control_plane::admin::set_policy(plane.state.store(), ORG, "[[rule]]\nid = \"x\"\n")
+    heso_control_plane::admin::set_policy(plane.state().store(), ORG, "[[rule]]\nid = \"x\"\n")
         .unwrap();
     let (_, policy) = plane.op(Method::GET, "/v1/policy/pull", None).await;
     assert_eq!(policy["status"], "policy");
@@ -857,7 +857,7 @@ async fn the_openapi_document_describes_every_route() {
 #[tokio::test]
 async fn the_demo_operator_opens_verifiable_approvals_and_finalizes_decisions() {
     let plane = Plane::start().await;
-    let seed = heso_control_plane::demo::seed(&plane.state, 6).unwrap();
+    let seed = heso_control_plane::demo::seed(plane.state(), 6).unwrap();
     let device = Device::new(&plane, 42);
     let (status, enrolled) = device.enroll(&seed.enrolment_code).await;
     assert_eq!(status, StatusCode::OK, "{enrolled}");
@@ -889,7 +889,7 @@ async fn the_demo_operator_opens_verifiable_approvals_and_finalizes_decisions() 
         .await;
     assert_eq!(status, StatusCode::OK);
     let finalized = heso_control_plane::demo::finalize_approved(
-        plane.state.store(),
+        plane.state().store(),
         seed.org_id,
         &seed.operator,
     )

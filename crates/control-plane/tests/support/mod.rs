@@ -16,11 +16,67 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct Plane {
     pub url: String,
-    pub state: AppState,
     pub api_key: String,
     pub operator: SigningKey,
     pub http: reqwest::Client,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    backend: Backend,
+}
+
+/// Where the control plane runs.
+enum Backend {
+    /// In this test process, on its own tokio task.
+    InProcess {
+        state: AppState,
+        _shutdown: tokio::sync::oneshot::Sender<()>,
+    },
+    /// The `heso-control-plane` binary, as a deployment runs it.
+    Process {
+        child: Option<std::process::Child>,
+        db: std::path::PathBuf,
+        listen: String,
+    },
+}
+
+/// The `heso-control-plane` binary `cargo test --workspace` builds beside the test binaries.
+fn control_plane_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join("heso-control-plane");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+fn spawn_serve(db: &std::path::Path, listen: &str) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(control_plane_binary())
+        .args(["serve", "--db", db.to_str().unwrap(), "--listen", listen])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(url.starts_with("http://"), "unexpected first line: {line}");
+    (child, url)
+}
+
+impl Drop for Plane {
+    fn drop(&mut self) {
+        if let Backend::Process {
+            child: Some(child), ..
+        } = &mut self.backend
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 pub const ORG: &str = "acme";
@@ -58,11 +114,81 @@ impl Plane {
         }));
         Plane {
             url,
-            state,
             api_key: org.api_key,
             operator,
             http: reqwest::Client::new(),
-            _shutdown: tx,
+            backend: Backend::InProcess {
+                state,
+                _shutdown: tx,
+            },
+        }
+    }
+
+    /// The `heso-control-plane` binary serving `db`, its org made with the
+    /// command line, as an operator would deploy it.
+    pub fn spawn_process(db: &std::path::Path) -> Plane {
+        let operator = SigningKey::from_bytes(&[11; 32]);
+        let created = std::process::Command::new(control_plane_binary())
+            .args([
+                "org",
+                "create",
+                "--db",
+                db.to_str().unwrap(),
+                "--name",
+                ORG,
+                "--json",
+            ])
+            .args([
+                "--operator-key",
+                &keys::public_key_b64(&operator.verifying_key()),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            created.status.success(),
+            "{}",
+            String::from_utf8_lossy(&created.stderr)
+        );
+        let created: Value = serde_json::from_slice(&created.stdout).unwrap();
+        let (child, url) = spawn_serve(db, "127.0.0.1:0");
+        Plane {
+            api_key: created["api_key"].as_str().unwrap().to_owned(),
+            operator,
+            http: reqwest::Client::new(),
+            backend: Backend::Process {
+                child: Some(child),
+                db: db.to_path_buf(),
+                listen: url.trim_start_matches("http://").to_owned(),
+            },
+            url,
+        }
+    }
+
+    /// The in-process server's state.
+    pub fn state(&self) -> &AppState {
+        match &self.backend {
+            Backend::InProcess { state, .. } => state,
+            Backend::Process { .. } => panic!("the control plane runs in another process"),
+        }
+    }
+
+    /// Stops the control-plane process (SIGKILL: no chance to tidy up).
+    pub fn kill(&mut self) {
+        if let Backend::Process { child, .. } = &mut self.backend {
+            if let Some(mut child) = child.take() {
+                child.kill().unwrap();
+                child.wait().unwrap();
+            }
+        }
+    }
+
+    /// Starts the control-plane process again, same database and address.
+    pub fn restart(&mut self) {
+        self.kill();
+        if let Backend::Process { child, db, listen } = &mut self.backend {
+            let (new, url) = spawn_serve(db, listen);
+            assert_eq!(url, self.url);
+            *child = Some(new);
         }
     }
 
@@ -81,7 +207,33 @@ impl Plane {
     }
 
     pub fn enrolment_code(&self, label: &str) -> String {
-        admin::issue_enrolment_code(self.state.store(), ORG, label, 24).unwrap()
+        match &self.backend {
+            Backend::InProcess { state, .. } => {
+                admin::issue_enrolment_code(state.store(), ORG, label, 24).unwrap()
+            }
+            Backend::Process { db, .. } => {
+                let out = std::process::Command::new(control_plane_binary())
+                    .args([
+                        "enroll",
+                        "--db",
+                        db.to_str().unwrap(),
+                        "--org",
+                        ORG,
+                        "--label",
+                        label,
+                        "--json",
+                    ])
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+                answer["code"].as_str().unwrap().to_owned()
+            }
+        }
     }
 
     /// A suspended L0 payment receipt signed by the org's operator.
