@@ -99,29 +99,6 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// The operator's finalize step, from the assembly parts (as `heso.finalize_l1`).
-async fn finalize(plane: &Plane, hash: &str) -> Receipt {
-    let (status, parts) = plane
-        .op(Method::GET, &format!("/v1/approvals/{hash}/assembly"), None)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{parts}");
-    let leg = &parts["legs"][0];
-    let suspended: Content = serde_json::from_value(parts["suspended_content"].clone()).unwrap();
-    let record: ApproverRecord = serde_json::from_str(leg["record"].as_str().unwrap()).unwrap();
-    let approver = keys::decode_public_key(leg["approver_pubkey_b64"].as_str().unwrap()).unwrap();
-    let co_sig = keys::decode_signature(leg["co_sig_b64"].as_str().unwrap()).unwrap();
-    let l1 = assemble_l1(&plane.operator, &suspended, &record, &approver, &co_sig).unwrap();
-    let (status, body) = plane
-        .op(
-            Method::POST,
-            "/v1/receipts",
-            Some(json!({"receipt": l1, "supersedes_action_hash": hash})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    l1
-}
-
 async fn poll(plane: &Plane, hash: &str) -> String {
     let (_, view) = plane
         .op(Method::GET, &format!("/v1/approvals/{hash}"), None)
@@ -179,7 +156,7 @@ async fn enrol_queue_show_approve_reject_audit_export() {
         stderr(&out)
     );
 
-    let l1 = finalize(&plane, &pay_hash).await;
+    let l1 = plane.finalize(&pay_hash).await;
     let audit = device.json(&["audit", "--json"]);
     let entries = audit.as_array().unwrap();
     assert_eq!(entries.len(), 2);
@@ -384,7 +361,7 @@ async fn the_key_is_in_the_keychain_and_nowhere_on_disk() {
     device.enroll(&plane);
     let hash = plane.park(&plane.suspended(4200)).await;
     device.ok(&["approve", &hash, "--reason", "checked"]);
-    finalize(&plane, &hash).await;
+    plane.finalize(&hash).await;
     device.ok(&["audit"]);
 
     // The seed, from the Secret Service, as this device's processes stored it.

@@ -438,16 +438,6 @@ async fn a_long_poll_returns_as_soon_as_an_approval_opens() {
     assert_eq!(body["version"].as_u64().unwrap(), version);
 }
 
-/// What the operator does with the assembly parts (as `heso.finalize_l1`).
-fn finalize(plane: &Plane, parts: &Value) -> Receipt {
-    let leg = &parts["legs"][0];
-    let suspended: Content = serde_json::from_value(parts["suspended_content"].clone()).unwrap();
-    let record: ApproverRecord = serde_json::from_str(leg["record"].as_str().unwrap()).unwrap();
-    let approver = keys::decode_public_key(leg["approver_pubkey_b64"].as_str().unwrap()).unwrap();
-    let co_sig = keys::decode_signature(leg["co_sig_b64"].as_str().unwrap()).unwrap();
-    assemble_l1(&plane.operator, &suspended, &record, &approver, &co_sig).unwrap()
-}
-
 #[tokio::test]
 async fn an_approval_goes_from_decision_to_final_l1_receipt() {
     let plane = Plane::start().await;
@@ -493,7 +483,7 @@ async fn an_approval_goes_from_decision_to_final_l1_receipt() {
         parts["suspended_content"],
         serde_json::to_value(&receipt.content).unwrap()
     );
-    let l1 = finalize(&plane, &parts);
+    let l1 = plane.assemble_from_parts(&parts);
     assert!(verify_receipt(l1.clone()).verdict.is_valid());
 
     // A different L1 cannot supersede: the recorded decision is what counts.

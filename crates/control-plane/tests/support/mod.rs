@@ -268,6 +268,37 @@ impl Plane {
         hash
     }
 
+    /// What the operator does with the assembly parts (as `heso.finalize_l1`).
+    pub fn assemble_from_parts(&self, parts: &Value) -> Receipt {
+        let leg = &parts["legs"][0];
+        let suspended: Content =
+            serde_json::from_value(parts["suspended_content"].clone()).unwrap();
+        let record: ApproverRecord = serde_json::from_str(leg["record"].as_str().unwrap()).unwrap();
+        let approver =
+            keys::decode_public_key(leg["approver_pubkey_b64"].as_str().unwrap()).unwrap();
+        let co_sig = keys::decode_signature(leg["co_sig_b64"].as_str().unwrap()).unwrap();
+        assemble_l1(&self.operator, &suspended, &record, &approver, &co_sig).unwrap()
+    }
+
+    /// The operator's whole finalize step: fetch the parts, assemble the L1,
+    /// push it superseding the suspended receipt.
+    pub async fn finalize(&self, hash: &str) -> Receipt {
+        let (status, parts) = self
+            .op(Method::GET, &format!("/v1/approvals/{hash}/assembly"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{parts}");
+        let l1 = self.assemble_from_parts(&parts);
+        let (status, body) = self
+            .op(
+                Method::POST,
+                "/v1/receipts",
+                Some(json!({"receipt": l1, "supersedes_action_hash": hash})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        l1
+    }
+
     pub async fn enrolled_device(&self, seed: u8) -> Device {
         let device = Device::new(self, seed);
         let code = self.enrolment_code("laptop");
