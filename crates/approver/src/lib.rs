@@ -9,4 +9,5 @@ pub mod journal;
 pub mod profile;
 pub mod receipts_file;
 pub mod view;
+pub mod watch;
 pub mod workflow;
