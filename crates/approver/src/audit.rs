@@ -122,13 +122,7 @@ pub async fn audit(approver: &Approver) -> Result<Vec<AuditEntry>, crate::journa
         entries.push(AuditEntry {
             action_hash: hash.clone(),
             decision: entry.decision.clone(),
-            decided_at: time::OffsetDateTime::from_unix_timestamp(entry.created_at)
-                .ok()
-                .and_then(|t| {
-                    t.format(&time::format_description::well_known::Rfc3339)
-                        .ok()
-                })
-                .unwrap_or_default(),
+            decided_at: crate::clock::rfc3339(entry.created_at),
             submission: entry.state.as_str().to_owned(),
             verification,
             verified: false,

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod client;
+pub mod clock;
 pub mod device_key;
 pub mod exit;
 pub mod journal;

@@ -18,8 +18,6 @@ use heso_receipt::{
 use rand::rngs::OsRng;
 use rand::TryRngCore;
 use serde_json::{json, Value};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 /// How long an approval token stays valid after it is made.
 pub const TOKEN_LIFETIME_SECS: u64 = 600;
@@ -146,14 +144,6 @@ pub struct Approver {
     pub journal: Journal,
 }
 
-fn rfc3339_now() -> String {
-    OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
-}
-
 fn random_nonce() -> Result<[u8; 32], WorkflowError> {
     let mut nonce = [0u8; 32];
     OsRng
@@ -225,14 +215,14 @@ impl Approver {
             decision,
             approver_identity: self.key.public_b64(),
             reason: reason.to_owned(),
-            decided_at: rfc3339_now(),
+            decided_at: crate::clock::now_rfc3339(),
             sla_minutes: Some(self.profile.sla_minutes),
             unsigned: Default::default(),
         };
         let canonical =
             canonical_bytes(content).map_err(|e| WorkflowError::Other(e.to_string()))?;
         let nonce = random_nonce()?;
-        let expiry = OffsetDateTime::now_utc().unix_timestamp().max(0) as u64 + TOKEN_LIFETIME_SECS;
+        let expiry = crate::clock::now_unix().max(0) as u64 + TOKEN_LIFETIME_SECS;
         let (co_sig, token) = self.key.with_signing_key(|k| {
             let co_sig = cosign(k, content, &record);
             let token =
@@ -248,7 +238,7 @@ impl Approver {
             co_sig_b64: STANDARD.encode(co_sig.to_bytes()),
             token_b64: STANDARD.encode(token.to_bytes()),
             receipt: serde_json::to_string(&item.receipt).expect("receipts serialize"),
-            created_at: OffsetDateTime::now_utc().unix_timestamp(),
+            created_at: crate::clock::now_unix(),
             state: SubmitState::Unsent,
             attempts: 0,
             last_error: None,
@@ -258,12 +248,13 @@ impl Approver {
     /// Verifies an item and, when it checks out, keeps it as last seen.
     pub fn verify_and_remember(&self, item: &Value) -> Result<VerifiedItem, Refusal> {
         let verified = verify_item(&self.profile, item)?;
-        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let hash = &verified.receipt.content.action_hash;
         if let Err(e) = self
             .journal
-            .remember_item(&verified.receipt.content.action_hash, item, now)
+            .remember_item(hash, item, crate::clock::now_unix())
         {
-            tracing_free_warn(&e);
+            // The copy only serves offline decisions: not worth failing the command.
+            eprintln!("heso-approver: warning: could not keep a copy of the item: {e}");
         }
         Ok(verified)
     }
@@ -310,12 +301,6 @@ impl Approver {
         }
         Ok(results)
     }
-}
-
-/// A failure to keep a copy is not worth failing the command: the copy only
-/// serves offline decisions.
-fn tracing_free_warn(e: &JournalError) {
-    eprintln!("heso-approver: warning: could not keep a copy of the item: {e}");
 }
 
 #[cfg(test)]

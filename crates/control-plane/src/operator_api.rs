@@ -21,8 +21,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 pub(crate) fn check_action_hash(hash: &str) -> ApiResult<()> {
-    let ok = hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if ok {
+    if heso_receipt::canonical::is_lower_hex_64(hash) {
         Ok(())
     } else {
         Err(ApiError::unprocessable(

@@ -13,26 +13,17 @@ use support::*;
 async fn receipts_are_verified_appended_and_deduplicated() {
     let plane = Plane::start().await;
     let receipt = plane.suspended(4200);
-    let push = json!({"receipt": receipt});
-    let (status, first) = plane
-        .op(Method::POST, "/v1/receipts", Some(push.clone()))
-        .await;
+    let (status, first) = plane.push(&receipt, None).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(first["status"], "appended");
     assert_eq!(first["entry_hash"].as_str().unwrap().len(), 64);
-    let (status, again) = plane.op(Method::POST, "/v1/receipts", Some(push)).await;
+    let (status, again) = plane.push(&receipt, None).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(again["status"], "duplicate");
     assert_eq!(again["seq"], first["seq"]);
 
     let second = plane.suspended(5000);
-    let (_, next) = plane
-        .op(
-            Method::POST,
-            "/v1/receipts",
-            Some(json!({"receipt": second})),
-        )
-        .await;
+    let (_, next) = plane.push(&second, None).await;
     assert_eq!(
         next["seq"].as_i64(),
         Some(first["seq"].as_i64().unwrap() + 1)
@@ -41,13 +32,7 @@ async fn receipts_are_verified_appended_and_deduplicated() {
     // The same action hash with different bytes is a conflict.
     let mut other = receipt.clone();
     other.transparency = Some(json!({"log": "x"}));
-    let (status, body) = plane
-        .op(
-            Method::POST,
-            "/v1/receipts",
-            Some(json!({"receipt": other})),
-        )
-        .await;
+    let (status, body) = plane.push(&other, None).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 }
 
@@ -56,46 +41,22 @@ async fn receipts_that_do_not_verify_are_refused_with_their_verdict() {
     let plane = Plane::start().await;
     let mut tampered = serde_json::to_value(plane.suspended(4200)).unwrap();
     tampered["content"]["action"]["fields"]["payee"] = "Mallory".into();
-    let (status, body) = plane
-        .op(
-            Method::POST,
-            "/v1/receipts",
-            Some(json!({"receipt": tampered})),
-        )
-        .await;
+    let (status, body) = plane.push(&tampered, None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["verdict"]["kind"], "HashMismatch");
 
     let stranger = suspended_by(&SigningKey::from_bytes(&[99; 32]), 4200, "r");
-    let (status, body) = plane
-        .op(
-            Method::POST,
-            "/v1/receipts",
-            Some(json!({"receipt": stranger})),
-        )
-        .await;
+    let (status, body) = plane.push(&stranger, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["code"], "unknown_operator_key");
 
     let mut unsigned = serde_json::to_value(plane.suspended(4200)).unwrap();
     unsigned["content"]["action"]["display_payee"] = "Globex".into();
-    let (status, body) = plane
-        .op(
-            Method::POST,
-            "/v1/receipts",
-            Some(json!({"receipt": unsigned})),
-        )
-        .await;
+    let (status, body) = plane.push(&unsigned, None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["code"], "receipt_unsigned_values");
 
-    let (status, body) = plane
-        .op(
-            Method::POST,
-            "/v1/receipts",
-            Some(json!({"receipt": [1, 2]})),
-        )
-        .await;
+    let (status, body) = plane.push(json!([1, 2]), None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["verdict"]["kind"], "Malformed");
 }
@@ -344,13 +305,7 @@ async fn pending_list_shows_approvals_once_their_receipt_is_there() {
         .call(Method::GET, "/v1/approver/approvals", None)
         .await;
     assert_eq!(list["items"], json!([]));
-    let (status, _) = plane
-        .op(
-            Method::POST,
-            "/v1/receipts",
-            Some(json!({"receipt": receipt})),
-        )
-        .await;
+    let (status, _) = plane.push(&receipt, None).await;
     assert_eq!(status, StatusCode::CREATED);
 
     let older = plane.park(&plane.suspended(9000)).await;
@@ -499,30 +454,12 @@ async fn an_approval_goes_from_decision_to_final_l1_receipt() {
         &co_sig,
     )
     .unwrap();
-    let (status, body) = plane
-        .op(
-            Method::POST,
-            "/v1/receipts",
-            Some(json!({"receipt": forged, "supersedes_action_hash": hash})),
-        )
-        .await;
+    let (status, body) = plane.push(&forged, Some(&hash)).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    let (status, body) = plane
-        .op(
-            Method::POST,
-            "/v1/receipts",
-            Some(json!({"receipt": receipt, "supersedes_action_hash": hash})),
-        )
-        .await;
+    let (status, body) = plane.push(&receipt, Some(&hash)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
-    let (status, body) = plane
-        .op(
-            Method::POST,
-            "/v1/receipts",
-            Some(json!({"receipt": l1, "supersedes_action_hash": hash})),
-        )
-        .await;
+    let (status, body) = plane.push(&l1, Some(&hash)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["status"], "appended");
 

@@ -33,6 +33,12 @@ pub fn hash_hex(canonical: &[u8]) -> String {
     blake3::hash(canonical).to_hex().to_string()
 }
 
+/// True for 64 lowercase hex characters: the form of an action hash and of a
+/// redaction commitment.
+pub fn is_lower_hex_64(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// The action hash a content should carry.
 pub fn action_hash(content: &Content) -> Result<String, CanonicalError> {
     Ok(hash_hex(&canonical_bytes(content)?))

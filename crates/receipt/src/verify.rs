@@ -1,7 +1,7 @@
 //! The offline verifier. Gates run in the vendor's order and the first
 //! failing gate gives the one verdict.
 
-use crate::canonical::{canonical_bytes_in_place, hash_hex};
+use crate::canonical::{canonical_bytes_in_place, hash_hex, is_lower_hex_64};
 use crate::keys::{
     decode_public_key, decode_signature, public_key_b64, verify_in_domain, KeyError,
     APPROVAL_DOMAIN, OPERATOR_DOMAIN,
@@ -287,10 +287,6 @@ fn sort_roles(entries: &[SignatureEntry]) -> Result<Roles<'_>, String> {
     }
     let operator = operator.ok_or_else(|| "no `operator` signature entry".to_owned())?;
     Ok(Roles { operator, approver })
-}
-
-fn is_lower_hex_64(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Gate 6. As in the vendor, a destructive marker's algorithm name is not

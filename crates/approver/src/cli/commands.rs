@@ -37,9 +37,7 @@ fn approver_home() -> Result<PathBuf> {
 
 /// Appends one line to the approver's log (decisions and their outcome; never key material).
 fn log(home: &Path, line: &str) {
-    let stamp = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    let stamp = heso_approver::clock::now_rfc3339();
     if let Ok(mut file) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -172,16 +170,10 @@ fn unavailable(e: impl std::fmt::Display) -> Failure {
 }
 
 fn minutes_left(deadline: &str) -> String {
-    let Ok(deadline) =
-        time::OffsetDateTime::parse(deadline, &time::format_description::well_known::Rfc3339)
-    else {
-        return String::new();
-    };
-    let left = (deadline - time::OffsetDateTime::now_utc()).whole_minutes();
-    if left >= 0 {
-        format!("{left} min left")
-    } else {
-        format!("SLA passed {} min ago", -left)
+    match heso_approver::clock::minutes_until(deadline) {
+        Some(left) if left >= 0 => format!("{left} min left"),
+        Some(left) => format!("SLA passed {} min ago", -left),
+        None => String::new(),
     }
 }
 

@@ -241,15 +241,22 @@ impl Plane {
         suspended_by(&self.operator, amount, "payment.large.requires_approval")
     }
 
+    /// `POST /v1/receipts` with `{"receipt": receipt}` and, when given, `supersedes_action_hash`.
+    pub async fn push(
+        &self,
+        receipt: impl serde::Serialize,
+        supersedes: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut body = json!({"receipt": receipt});
+        if let Some(hash) = supersedes {
+            body["supersedes_action_hash"] = hash.into();
+        }
+        self.op(Method::POST, "/v1/receipts", Some(body)).await
+    }
+
     /// Pushes the receipt and opens its approval.
     pub async fn park(&self, receipt: &Receipt) -> String {
-        let (status, body) = self
-            .op(
-                Method::POST,
-                "/v1/receipts",
-                Some(json!({"receipt": receipt})),
-            )
-            .await;
+        let (status, body) = self.push(receipt, None).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let hash = receipt.content.action_hash.clone();
         let (status, body) = self
@@ -288,13 +295,7 @@ impl Plane {
             .await;
         assert_eq!(status, StatusCode::OK, "{parts}");
         let l1 = self.assemble_from_parts(&parts);
-        let (status, body) = self
-            .op(
-                Method::POST,
-                "/v1/receipts",
-                Some(json!({"receipt": l1, "supersedes_action_hash": hash})),
-            )
-            .await;
+        let (status, body) = self.push(&l1, Some(hash)).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         l1
     }
