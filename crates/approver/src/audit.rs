@@ -138,3 +138,20 @@ pub async fn audit(approver: &Approver) -> Result<Vec<AuditEntry>, crate::journa
     });
     Ok(entries)
 }
+
+/// The verified final receipts among `entries`, one JSON object per line,
+/// and how many there are.
+pub fn export_lines(entries: &[AuditEntry]) -> (String, usize) {
+    let mut out = String::new();
+    let mut count = 0;
+    for receipt in entries
+        .iter()
+        .filter(|e| e.verified)
+        .filter_map(|e| e.final_receipt.as_ref())
+    {
+        out.push_str(&serde_json::to_string(receipt).expect("receipts serialize"));
+        out.push('\n');
+        count += 1;
+    }
+    (out, count)
+}

@@ -40,6 +40,17 @@ impl ClientError {
     }
 }
 
+/// Which page of the pending list to ask for.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    /// With `wait`: answer once the list's version moves past `since`.
+    pub since: Option<u64>,
+    pub wait: Option<u64>,
+    /// The previous page's `next_before`.
+    pub before: Option<i64>,
+    pub limit: Option<u32>,
+}
+
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
@@ -164,18 +175,43 @@ impl Client {
             .await
     }
 
-    /// The pending list; with `since` and `wait`, a long-poll.
+    /// The first page of the pending list; with `since` and `wait`, a long-poll.
     pub async fn pending(
         &self,
         key: &DeviceKey,
         since: Option<u64>,
         wait: Option<u64>,
     ) -> Result<Value, ClientError> {
-        let target = match (since, wait) {
-            (Some(since), Some(wait)) => {
-                format!("/v1/approver/approvals?since={since}&wait={wait}")
-            }
-            _ => "/v1/approver/approvals".to_owned(),
+        self.pending_page(
+            key,
+            &PageRequest {
+                since,
+                wait,
+                ..PageRequest::default()
+            },
+        )
+        .await
+    }
+
+    /// One page of the pending list.
+    pub async fn pending_page(
+        &self,
+        key: &DeviceKey,
+        page: &PageRequest,
+    ) -> Result<Value, ClientError> {
+        let mut query = Vec::new();
+        if let (Some(since), Some(wait)) = (page.since, page.wait) {
+            query.push(format!("since={since}&wait={wait}"));
+        }
+        if let Some(before) = page.before {
+            query.push(format!("before={before}"));
+        }
+        if let Some(limit) = page.limit {
+            query.push(format!("limit={limit}"));
+        }
+        let target = match query.is_empty() {
+            true => "/v1/approver/approvals".to_owned(),
+            false => format!("/v1/approver/approvals?{}", query.join("&")),
         };
         self.call_with_retry(key, Method::GET, &target, None, 3)
             .await

@@ -52,7 +52,8 @@ pub struct JournalEntry {
 }
 
 pub struct Journal {
-    conn: Connection,
+    /// Behind a mutex so an `Approver` can be shared between threads.
+    conn: std::sync::Mutex<Connection>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +106,11 @@ fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
 }
 
 impl Journal {
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent: keep going.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
         let mut conn = Connection::open(path)?;
         // Durable before the decision leaves the device.
@@ -112,13 +118,15 @@ impl Journal {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         Migrations::new(vec![M::up(SCHEMA_V1)]).to_latest(&mut conn)?;
-        Ok(Journal { conn })
+        Ok(Journal {
+            conn: std::sync::Mutex::new(conn),
+        })
     }
 
     /// Records a decision before it is sent. A decision already journalled
     /// for this action is kept and returned instead: one decision per action.
     pub fn record(&self, entry: &JournalEntry) -> Result<JournalEntry, JournalError> {
-        self.conn.execute(
+        self.conn().execute(
             &format!("INSERT INTO decisions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, NULL)
                       ON CONFLICT (action_hash) DO NOTHING"),
             params![
@@ -138,7 +146,7 @@ impl Journal {
 
     pub fn get(&self, action_hash: &str) -> Result<Option<JournalEntry>, JournalError> {
         Ok(self
-            .conn
+            .conn()
             .query_row(
                 &format!("SELECT {COLUMNS} FROM decisions WHERE action_hash = ?1"),
                 [action_hash],
@@ -148,7 +156,8 @@ impl Journal {
     }
 
     pub fn all(&self) -> Result<Vec<JournalEntry>, JournalError> {
-        let mut stmt = self.conn.prepare(&format!(
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
             "SELECT {COLUMNS} FROM decisions ORDER BY created_at DESC, action_hash"
         ))?;
         let rows = stmt
@@ -172,7 +181,7 @@ impl Journal {
         item: &serde_json::Value,
         now: i64,
     ) -> Result<(), JournalError> {
-        self.conn.execute(
+        self.conn().execute(
             "INSERT INTO seen_items (action_hash, item, seen_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (action_hash) DO UPDATE SET item = excluded.item, seen_at = excluded.seen_at",
             params![action_hash, item.to_string(), now],
@@ -182,7 +191,7 @@ impl Journal {
 
     pub fn seen_item(&self, action_hash: &str) -> Result<Option<serde_json::Value>, JournalError> {
         let text: Option<String> = self
-            .conn
+            .conn()
             .query_row(
                 "SELECT item FROM seen_items WHERE action_hash = ?1",
                 [action_hash],
@@ -198,7 +207,7 @@ impl Journal {
         state: SubmitState,
         error: Option<&str>,
     ) -> Result<(), JournalError> {
-        self.conn.execute(
+        self.conn().execute(
             "UPDATE decisions SET state = ?2, attempts = attempts + 1, last_error = ?3 WHERE action_hash = ?1",
             params![action_hash, state.as_str(), error],
         )?;

@@ -1,15 +1,17 @@
 //! Keeps a verified view of the pending queue fresh in the background: long-
-//! polls the control plane, falls back to plain polling when long-polls fail,
-//! backs off while the control plane is away, and publishes each new state
-//! (with online/offline) on a `tokio::sync::watch` channel.
+//! polls the control plane (or polls, when long-polls fail or are turned
+//! off), reads every page, verifies each item once, backs off while the
+//! control plane is away, and publishes each new state (with online/offline)
+//! on a `tokio::sync::watch` channel.
 
-use crate::client::Client;
+use crate::client::{Client, ClientError, PageRequest};
 use crate::device_key::DeviceKey;
 use crate::profile::Profile;
 use crate::view::{item_view, ItemView};
 use crate::workflow::verify_item;
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -21,7 +23,7 @@ pub struct QueueEntry {
     pub opened_at: String,
     pub sla_deadline: String,
     /// The verified view; `None` when the item was refused.
-    pub view: Option<ItemView>,
+    pub view: Option<Arc<ItemView>>,
     pub refusal: Option<String>,
 }
 
@@ -40,9 +42,11 @@ pub struct QueueState {
 
 #[derive(Debug, Clone)]
 pub struct WatchConfig {
+    /// Long-poll (answers as soon as the queue changes); off: poll every `poll_interval`.
+    pub long_poll: bool,
     /// How long each long-poll may be held.
     pub long_poll_secs: u64,
-    /// The polling interval when long-polls do not work.
+    /// The polling interval when long-polls are off or do not work.
     pub poll_interval: Duration,
     /// The longest wait between attempts while offline.
     pub max_backoff: Duration,
@@ -51,6 +55,7 @@ pub struct WatchConfig {
 impl Default for WatchConfig {
     fn default() -> Self {
         WatchConfig {
+            long_poll: true,
             long_poll_secs: 25,
             poll_interval: Duration::from_secs(5),
             max_backoff: Duration::from_secs(30),
@@ -58,28 +63,97 @@ impl Default for WatchConfig {
     }
 }
 
+/// The most pending items the queue holds; the rest are counted, not listed.
+pub const MAX_ENTRIES: usize = 20_000;
+const PAGE_SIZE: u32 = 500;
+
+/// What verifying one item gave: its view, or why it was refused.
+type Checked = (Option<Arc<ItemView>>, Option<String>);
+
+/// Verification results of items already seen, keyed by the BLAKE3 hash of
+/// the item's receipt as listed: the same bytes need not be verified again.
+#[derive(Default)]
+pub struct VerifiedCache {
+    entries: HashMap<[u8; 32], Checked>,
+}
+
+impl VerifiedCache {
+    /// Verifies every item (or reuses the result for the same receipt), and
+    /// forgets what is no longer listed.
+    pub fn entries_of(&mut self, profile: &Profile, items: &[Value]) -> Vec<QueueEntry> {
+        let mut kept = HashMap::with_capacity(items.len());
+        let entries = items
+            .iter()
+            .map(|item| {
+                let fingerprint = *blake3::hash(item["receipt"].to_string().as_bytes()).as_bytes();
+                let item_hash = item["action_hash"].to_string();
+                let key = *blake3::hash(
+                    [fingerprint.as_slice(), item_hash.as_bytes()]
+                        .concat()
+                        .as_slice(),
+                )
+                .as_bytes();
+                let (view, refusal) =
+                    self.entries
+                        .remove(&key)
+                        .unwrap_or_else(|| match verify_item(profile, item) {
+                            Ok(verified) => (Some(Arc::new(item_view(&verified))), None),
+                            Err(refusal) => (None, Some(refusal.to_string())),
+                        });
+                kept.insert(key, (view.clone(), refusal.clone()));
+                let text = |k: &str| item[k].as_str().unwrap_or_default().to_owned();
+                QueueEntry {
+                    action_hash: text("action_hash"),
+                    opened_at: text("opened_at"),
+                    sla_deadline: text("sla_deadline"),
+                    view,
+                    refusal,
+                }
+            })
+            .collect();
+        self.entries = kept;
+        entries
+    }
+}
+
 /// Verifies every item of a page of the pending list.
 pub fn entries_of(profile: &Profile, page: &Value) -> Vec<QueueEntry> {
-    page["items"]
+    let items = page["items"]
         .as_array()
         .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .map(|item| {
-            let text = |k: &str| item[k].as_str().unwrap_or_default().to_owned();
-            let (view, refusal) = match verify_item(profile, item) {
-                Ok(verified) => (Some(item_view(&verified)), None),
-                Err(refusal) => (None, Some(refusal.to_string())),
-            };
-            QueueEntry {
-                action_hash: text("action_hash"),
-                opened_at: text("opened_at"),
-                sla_deadline: text("sla_deadline"),
-                view,
-                refusal,
-            }
-        })
-        .collect()
+        .unwrap_or_default();
+    VerifiedCache::default().entries_of(profile, items)
+}
+
+/// The whole pending list: the first page (long-polled when `wait` is set),
+/// then the following pages up to `MAX_ENTRIES`.
+async fn fetch_all(
+    client: &Client,
+    key: &DeviceKey,
+    since: Option<u64>,
+    wait: Option<u64>,
+) -> Result<(Value, Vec<Value>), ClientError> {
+    let first = PageRequest {
+        since,
+        wait,
+        limit: Some(PAGE_SIZE),
+        ..PageRequest::default()
+    };
+    let head = client.pending_page(key, &first).await?;
+    let mut items = head["items"].as_array().cloned().unwrap_or_default();
+    let mut before = head["next_before"].as_i64();
+    while let Some(cursor) = before.filter(|_| items.len() < MAX_ENTRIES) {
+        let next = PageRequest {
+            before: Some(cursor),
+            limit: Some(PAGE_SIZE),
+            ..PageRequest::default()
+        };
+        let page = client.pending_page(key, &next).await?;
+        items.extend(page["items"].as_array().cloned().unwrap_or_default());
+        before = page["next_before"].as_i64();
+    }
+    items.truncate(MAX_ENTRIES);
+    Ok((head, items))
 }
 
 /// Runs until every receiver of `states` is gone.
@@ -91,24 +165,30 @@ pub async fn watch_queue(
     states: watch::Sender<QueueState>,
 ) {
     let mut since: Option<u64> = None;
-    let mut long_poll = true;
+    let mut long_poll = config.long_poll;
     let mut backoff = Duration::from_secs(1);
     let mut refreshes = 0;
+    let mut cache = VerifiedCache::default();
     while !states.is_closed() {
         let wait = (long_poll && since.is_some()).then_some(config.long_poll_secs);
-        match client.pending(&key, since, wait).await {
-            Ok(page) => {
+        match fetch_all(&client, &key, since, wait).await {
+            Ok((head, items)) => {
                 refreshes += 1;
                 backoff = Duration::from_secs(1);
-                since = page["version"].as_u64();
-                let state = QueueState {
-                    online: true,
-                    last_error: None,
-                    pending_total: page["pending_total"].as_u64().unwrap_or_default(),
-                    entries: entries_of(&profile, &page),
-                    refreshes,
-                };
-                states.send_replace(state);
+                let version = head["version"].as_u64();
+                // A long-poll that timed out with nothing new: keep the state as is.
+                let unchanged = since.is_some() && version == since && states.borrow().online;
+                since = version;
+                if !unchanged {
+                    let state = QueueState {
+                        online: true,
+                        last_error: None,
+                        pending_total: head["pending_total"].as_u64().unwrap_or_default(),
+                        entries: cache.entries_of(&profile, &items),
+                        refreshes,
+                    };
+                    states.send_replace(state);
+                }
                 if !long_poll {
                     tokio::time::sleep(config.poll_interval).await;
                 }

@@ -6,7 +6,7 @@
 //! co-signature and token are made, journalled, and only then sent.
 
 use crate::client::{Client, ClientError};
-use crate::device_key::{DeviceKey, KeyError};
+use crate::device_key::{DeviceKey, KeyError, Keychain};
 use crate::journal::{Journal, JournalEntry, JournalError, SubmitState};
 use crate::profile::Profile;
 use base64::engine::general_purpose::STANDARD;
@@ -152,7 +152,35 @@ fn random_nonce() -> Result<[u8; 32], WorkflowError> {
     Ok(nonce)
 }
 
+/// Why the approver could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Profile(#[from] crate::profile::ProfileError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
 impl Approver {
+    /// Opens the enrolled approver kept in `home`: profile, the device key
+    /// (checked against the profile), client and journal.
+    pub fn open(home: &std::path::Path, keychain: Keychain) -> Result<Approver, OpenError> {
+        let profile = Profile::load(home)?;
+        let key = DeviceKey::open(keychain, &profile.key_account, &profile.approver_public_key)?;
+        let client = Client::new(&profile.url)?;
+        let journal = Journal::open(&home.join("journal.db"))?;
+        Ok(Approver {
+            profile,
+            key,
+            client,
+            journal,
+        })
+    }
+
     /// Fetches, verifies, signs, journals and sends one decision. A decision
     /// already journalled for this action is sent again instead of a new one.
     pub async fn decide(

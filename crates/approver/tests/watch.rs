@@ -56,6 +56,7 @@ async fn the_watcher_follows_the_queue_and_the_connection() {
 
     let (tx, mut states) = watch::channel(QueueState::default());
     let config = WatchConfig {
+        long_poll: true,
         long_poll_secs: 20,
         poll_interval: Duration::from_millis(500),
         max_backoff: Duration::from_secs(1),

@@ -37,6 +37,9 @@ enum Command {
         /// Seconds between new demo approvals.
         #[arg(long, default_value_t = 8)]
         demo_interval: u64,
+        /// Demo approvals waiting at start.
+        #[arg(long, default_value_t = 6)]
+        demo_initial: usize,
         /// Log lines as JSON objects.
         #[arg(long)]
         log_json: bool,
@@ -173,6 +176,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             demo,
             demo_interval,
+            demo_initial,
             log_json,
         } => {
             init_logging(log_json);
@@ -182,7 +186,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 (None, false) => anyhow::bail!("--db FILE is required (or use --demo)"),
             };
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(serve(store, listen, demo.then_some(demo_interval)))?;
+            let demo = demo.then_some((demo_interval, demo_initial));
+            runtime.block_on(serve(store, listen, demo))?;
         }
     }
     Ok(())
@@ -202,14 +207,16 @@ fn init_logging(json: bool) {
     }
 }
 
-async fn serve(store: Store, listen: SocketAddr, demo_interval: Option<u64>) -> anyhow::Result<()> {
+/// Serves until SIGTERM or Ctrl-C; with `demo` (interval in seconds, initial
+/// approvals), runs the demo operator too.
+async fn serve(store: Store, listen: SocketAddr, demo: Option<(u64, usize)>) -> anyhow::Result<()> {
     let state = AppState::new(store, Config::default());
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
-    if let Some(interval) = demo_interval {
-        let seed = demo::seed(&state, 6)?;
+    if let Some((interval, initial)) = demo {
+        let seed = demo::seed(&state, initial)?;
         println!("HESO demo control plane at http://{address}");
         println!("  enrolment code: {}", seed.enrolment_code);
         println!("  operator API key: {}", seed.api_key);

@@ -1,15 +1,13 @@
 //! The approver commands: enroll, whoami, queue, show, approve, reject, audit, export.
 
-use heso_approver::audit::{audit, NOT_BY_THIS_DEVICE};
-use heso_approver::client::Client;
-use heso_approver::device_key::{DeviceKey, Keychain};
+use heso_approver::audit::{audit, export_lines, NOT_BY_THIS_DEVICE};
+use heso_approver::device_key::Keychain;
+use heso_approver::enrol::{enrol, EnrolError};
 use heso_approver::exit;
-use heso_approver::journal::Journal;
-use heso_approver::profile::{home, Profile};
+use heso_approver::profile::home;
 use heso_approver::view::{item_view, ItemView};
-use heso_approver::workflow::{Approver, Outcome, WorkflowError};
+use heso_approver::workflow::{Approver, OpenError, Outcome, WorkflowError};
 use heso_receipt::Decision;
-use rand::Rng;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -49,25 +47,11 @@ fn log(home: &Path, line: &str) {
 
 fn open_approver() -> Result<(PathBuf, Approver)> {
     let home = approver_home()?;
-    let profile = Profile::load(&home).map_err(|e| Failure::new(exit::NOT_READY, e))?;
-    let key = DeviceKey::open(
-        Keychain::Os,
-        &profile.key_account,
-        &profile.approver_public_key,
-    )
-    .map_err(|e| Failure::new(exit::NOT_READY, e))?;
-    let client = Client::new(&profile.url).map_err(|e| Failure::new(exit::UNAVAILABLE, e))?;
-    let journal =
-        Journal::open(&home.join("journal.db")).map_err(|e| Failure::new(exit::NOT_READY, e))?;
-    Ok((
-        home,
-        Approver {
-            profile,
-            key,
-            client,
-            journal,
-        },
-    ))
+    let approver = Approver::open(&home, Keychain::Os).map_err(|e| match e {
+        OpenError::Client(e) => Failure::new(exit::UNAVAILABLE, e),
+        e => Failure::new(exit::NOT_READY, e),
+    })?;
+    Ok((home, approver))
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -86,54 +70,16 @@ fn print_json(value: &impl serde::Serialize) {
 
 pub fn enroll(url: &str, code: &str, label: Option<&str>) -> Result<()> {
     let home = approver_home()?;
-    if Profile::load(&home).is_ok() {
-        return Err(Failure::new(
-            exit::INVALID,
-            format!(
-                "this device is already enrolled (profile in {}); remove it first to enrol again",
-                home.display()
-            ),
-        ));
-    }
     let label = label.map(str::to_owned).unwrap_or_else(default_label);
-    let account = format!("device-{}", hex::encode(rand::rng().random::<[u8; 8]>()));
-    let key =
-        DeviceKey::create(Keychain::Os, &account).map_err(|e| Failure::new(exit::NOT_READY, e))?;
-    let client = Client::new(url).map_err(|e| Failure::new(exit::UNAVAILABLE, e))?;
-    let answer = runtime().block_on(client.enroll(&key, code, &label));
-    let answer = match answer {
-        Ok(answer) => answer,
-        Err(e) => {
-            // Leave no orphan key behind.
-            let _ = key.delete();
-            let code = if matches!(e, heso_approver::client::ClientError::Unreachable { .. }) {
-                exit::UNAVAILABLE
-            } else {
-                exit::INVALID
-            };
-            return Err(Failure::new(code, format!("enrolment failed: {e}")));
-        }
-    };
-    let operator_keys: Vec<String> = answer["operator_keys"]
-        .as_array()
-        .map(|keys| {
-            keys.iter()
-                .filter_map(|k| k.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let profile = Profile {
-        url: client.base_url().to_owned(),
-        org: answer["org"].as_str().unwrap_or_default().to_owned(),
-        label: answer["label"].as_str().unwrap_or(&label).to_owned(),
-        key_account: account,
-        approver_public_key: key.public_b64(),
-        operator_keys,
-        sla_minutes: answer["sla_minutes"].as_u64().unwrap_or(30) as u32,
-    };
-    profile
-        .save(&home)
-        .map_err(|e| Failure::new(exit::NOT_READY, e))?;
+    let enrolled = runtime().block_on(enrol(&home, Keychain::Os, url, code, &label));
+    let (profile, key) = enrolled.map_err(|e| {
+        let code = match e {
+            EnrolError::Unreachable(_) => exit::UNAVAILABLE,
+            EnrolError::Key(_) | EnrolError::Profile(_) => exit::NOT_READY,
+            _ => exit::INVALID,
+        };
+        Failure::new(code, e)
+    })?;
     log(
         &home,
         &format!("enrolled with {} as {}", profile.org, key.public_b64()),
@@ -412,17 +358,7 @@ pub fn export(file: &Path) -> Result<()> {
     let entries = runtime()
         .block_on(audit(&approver))
         .map_err(|e| Failure::new(exit::NOT_READY, e))?;
-    let mut out = String::new();
-    let mut count = 0;
-    for receipt in entries
-        .iter()
-        .filter(|e| e.verified)
-        .filter_map(|e| e.final_receipt.as_ref())
-    {
-        out.push_str(&serde_json::to_string(receipt).expect("receipts serialize"));
-        out.push('\n');
-        count += 1;
-    }
+    let (out, count) = export_lines(&entries);
     std::fs::write(file, out).map_err(|e| {
         Failure::new(
             exit::INVALID,

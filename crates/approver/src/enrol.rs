@@ -1,0 +1,143 @@
+//! Enrolment: a new device key in the keychain, registered with a control
+//! plane through a one-time code, and the profile that pins the operator keys
+//! the control plane named. The command line and the desktop app share it.
+
+use crate::client::{Client, ClientError};
+use crate::device_key::{DeviceKey, KeyError, Keychain};
+use crate::profile::{Profile, ProfileError};
+use rand::Rng;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnrolError {
+    #[error("this device is already enrolled (profile in {0}); remove it first to enrol again")]
+    AlreadyEnrolled(String),
+    #[error("the control plane address is not usable: {0}")]
+    BadUrl(String),
+    #[error("the enrolment code is empty")]
+    NoCode,
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("enrolment failed: {0}")]
+    Refused(ClientError),
+    #[error("enrolment failed: {0}")]
+    Unreachable(ClientError),
+    #[error("the control plane named no operator key to trust")]
+    NoOperatorKeys,
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+}
+
+/// Checks what a person typed as the control plane's address.
+pub fn check_url(url: &str) -> Result<String, EnrolError> {
+    let url = url.trim();
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| {
+            EnrolError::BadUrl(format!("`{url}` must start with https:// or http://"))
+        })?;
+    if rest.trim_end_matches('/').is_empty() || rest.contains(char::is_whitespace) {
+        return Err(EnrolError::BadUrl(format!("`{url}` has no host")));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// Creates the device key, registers it with `code`, and saves the profile.
+/// On any failure after the key was made, the key is removed again.
+pub async fn enrol(
+    home: &Path,
+    keychain: Keychain,
+    url: &str,
+    code: &str,
+    label: &str,
+) -> Result<(Profile, DeviceKey), EnrolError> {
+    if Profile::load(home).is_ok() {
+        return Err(EnrolError::AlreadyEnrolled(home.display().to_string()));
+    }
+    let url = check_url(url)?;
+    let code = code.trim();
+    if code.is_empty() {
+        return Err(EnrolError::NoCode);
+    }
+    let client = Client::new(&url).map_err(|e| EnrolError::BadUrl(e.to_string()))?;
+    let account = format!("device-{}", hex::encode(rand::rng().random::<[u8; 8]>()));
+    let key = DeviceKey::create(keychain, &account)?;
+    match register(home, &client, &key, code, label).await {
+        Ok(profile) => Ok((profile, key)),
+        Err(e) => {
+            // Leave no orphan key behind.
+            let _ = key.delete();
+            Err(e)
+        }
+    }
+}
+
+async fn register(
+    home: &Path,
+    client: &Client,
+    key: &DeviceKey,
+    code: &str,
+    label: &str,
+) -> Result<Profile, EnrolError> {
+    let answer = client.enroll(key, code, label).await.map_err(|e| match e {
+        ClientError::Unreachable { .. } => EnrolError::Unreachable(e),
+        e => EnrolError::Refused(e),
+    })?;
+    let operator_keys: Vec<String> = answer["operator_keys"]
+        .as_array()
+        .map(|keys| {
+            keys.iter()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if operator_keys.is_empty() {
+        return Err(EnrolError::NoOperatorKeys);
+    }
+    let profile = Profile {
+        url: client.base_url().to_owned(),
+        org: answer["org"].as_str().unwrap_or_default().to_owned(),
+        label: answer["label"].as_str().unwrap_or(label).to_owned(),
+        key_account: key.account().to_owned(),
+        approver_public_key: key.public_b64(),
+        operator_keys,
+        sla_minutes: answer["sla_minutes"].as_u64().unwrap_or(30) as u32,
+    };
+    profile.save(home)?;
+    Ok(profile)
+}
+
+/// Removes this device: the key from the keychain, then the profile. The
+/// journal stays, so the audit of what was signed survives.
+pub fn remove_device(home: &Path, keychain: Keychain) -> Result<(), EnrolError> {
+    let profile = Profile::load(home)?;
+    match DeviceKey::open(keychain, &profile.key_account, &profile.approver_public_key) {
+        Ok(key) => key.delete()?,
+        // Already gone from the keychain: removing the profile finishes the job.
+        Err(KeyError::Missing(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Profile::remove(home).map_err(|e| {
+        EnrolError::Profile(ProfileError::Write {
+            path: home.join("profile.json"),
+            error: e.to_string(),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_checked() {
+        assert_eq!(
+            check_url(" http://127.0.0.1:8787/ ").unwrap(),
+            "http://127.0.0.1:8787"
+        );
+        assert!(check_url("127.0.0.1:8787").is_err());
+        assert!(check_url("https://").is_err());
+        assert!(check_url("ftp://x").is_err());
+    }
+}

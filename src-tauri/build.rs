@@ -1,0 +1,22 @@
+fn main() {
+    let commands = tauri_build::AppManifest::new().commands(&[
+        "status",
+        "enrol",
+        "start_demo",
+        "queue",
+        "item",
+        "decide",
+        "audit",
+        "export_receipts",
+        "settings",
+        "save_settings",
+        "remove_device",
+        "ui_ready",
+    ]);
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .config_path("../tauri.conf.json")
+            .app_manifest(commands),
+    )
+    .expect("tauri build script");
+}

@@ -1,0 +1,399 @@
+//! The commands the window may call. Each checks its input, does its work
+//! through `heso_approver`, and answers with data or a sentence for the user.
+
+use crate::demo;
+use crate::rows::{payload, QueuePayload};
+use crate::session::Session;
+use crate::settings::Settings;
+use crate::state::{AppState, Inner};
+use heso_approver::audit::{audit as audit_entries, export_lines, AuditEntry};
+use heso_approver::device_key::Keychain;
+use heso_approver::enrol::{enrol as enrol_device, remove_device as remove};
+use heso_approver::profile::Profile;
+use heso_approver::view::{item_view, ItemView};
+use heso_approver::workflow::Outcome;
+use heso_receipt::canonical::is_lower_hex_64;
+use heso_receipt::Decision;
+use serde::Serialize;
+use tauri::{AppHandle, State};
+
+type Answer<T> = Result<T, String>;
+
+/// Where the app stands, for the first screen it shows.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    /// `first_run`, `ready`, or `error`.
+    pub stage: &'static str,
+    pub error: Option<String>,
+    pub org: Option<String>,
+    pub url: Option<String>,
+    pub label: Option<String>,
+    pub fingerprint: Option<String>,
+    pub demo: bool,
+}
+
+fn status_of(state: &AppState, inner: &Inner) -> Status {
+    let profile = Profile::load(&state.home).ok();
+    let stage = match (&profile, &inner.session, &inner.open_error) {
+        (None, _, _) => "first_run",
+        (Some(_), Some(_), _) => "ready",
+        _ => "error",
+    };
+    Status {
+        stage,
+        error: inner.open_error.clone(),
+        org: profile.as_ref().map(|p| p.org.clone()),
+        url: profile.as_ref().map(|p| p.url.clone()),
+        label: profile.as_ref().map(|p| p.label.clone()),
+        fingerprint: inner.session.as_ref().map(|s| s.fingerprint.clone()),
+        demo: inner.settings.demo,
+    }
+}
+
+/// Opens the enrolled approver (restarting the embedded demo first when the
+/// profile points at it). Failures are kept for the status screen.
+pub async fn open_session(app: &AppHandle, state: &AppState, inner: &mut Inner) {
+    inner.session = None;
+    inner.open_error = None;
+    let Ok(mut profile) = Profile::load(&state.home) else {
+        return;
+    };
+    if inner.settings.demo && inner.demo.is_none() {
+        match demo::resume(&state.home, demo::port_of(&profile.url)).await {
+            Ok(running) => {
+                if running.url != profile.url {
+                    profile.url = running.url.clone();
+                    if let Err(e) = profile.save(&state.home) {
+                        inner.open_error = Some(e.to_string());
+                        return;
+                    }
+                }
+                inner.demo = Some(running);
+            }
+            Err(e) => {
+                inner.open_error = Some(format!("the local demo could not be restarted: {e}"));
+                return;
+            }
+        }
+    }
+    match Session::start(app, &state.home, &inner.settings) {
+        Ok(session) => inner.session = Some(session),
+        Err(e) => inner.open_error = Some(e),
+    }
+}
+
+#[tauri::command]
+pub async fn status(state: State<'_, AppState>) -> Answer<Status> {
+    let inner = state.inner.lock().await;
+    Ok(status_of(&state, &inner))
+}
+
+#[tauri::command]
+pub async fn enrol(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    url: String,
+    code: String,
+    label: String,
+) -> Answer<Status> {
+    let mut inner = state.inner.lock().await;
+    let label = match label.trim() {
+        "" => default_label(),
+        label => label.to_owned(),
+    };
+    enrol_device(&state.home, Keychain::Os, &url, &code, &label)
+        .await
+        .map_err(|e| e.to_string())?;
+    inner.settings.demo = false;
+    inner.settings.save(&state.home)?;
+    open_session(&app, &state, &mut inner).await;
+    Ok(status_of(&state, &inner))
+}
+
+fn default_label() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .map(|h| format!("HESO Approver on {h}"))
+        .unwrap_or_else(|| "HESO Approver desktop".into())
+}
+
+#[tauri::command]
+pub async fn start_demo(app: AppHandle, state: State<'_, AppState>) -> Answer<Status> {
+    let mut inner = state.inner.lock().await;
+    enrol_with_demo(&app, &state, &mut inner).await?;
+    Ok(status_of(&state, &inner))
+}
+
+/// Starts a fresh embedded demo control plane, enrols with it and opens the session.
+pub async fn enrol_with_demo(app: &AppHandle, state: &AppState, inner: &mut Inner) -> Answer<()> {
+    if Profile::load(&state.home).is_ok() {
+        return Err(
+            "this device is already enrolled; remove it in Settings to try the demo".into(),
+        );
+    }
+    let (running, code) = demo::start_fresh(&state.home)
+        .await
+        .map_err(|e| format!("the local demo could not start: {e}"))?;
+    enrol_device(
+        &state.home,
+        Keychain::Os,
+        &running.url,
+        &code,
+        "Demo device",
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    inner.demo = Some(running);
+    inner.settings.demo = true;
+    inner.settings.save(&state.home)?;
+    open_session(app, state, inner).await;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn queue(state: State<'_, AppState>) -> Answer<QueuePayload> {
+    let inner = state.inner.lock().await;
+    let session = inner
+        .session
+        .as_ref()
+        .ok_or("this device is not enrolled")?;
+    let current = session.queue.borrow().clone();
+    Ok(payload(&current))
+}
+
+fn check_hash(action_hash: &str) -> Answer<()> {
+    if is_lower_hex_64(action_hash) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{action_hash}` is not an action hash (64 lowercase hex characters)"
+        ))
+    }
+}
+
+/// One approval as the detail screen shows it.
+#[derive(Debug, Serialize)]
+pub struct ItemDetail {
+    pub action_hash: String,
+    /// `pending`, `approved`, `rejected`, `expired`, ... as the control plane says.
+    pub status: String,
+    pub sla_deadline: String,
+    /// Shown from the copy verified earlier because the control plane is away.
+    pub offline_copy: bool,
+    pub view: Option<ItemView>,
+    /// Why it cannot be approved.
+    pub refusal: Option<String>,
+    /// This device's decision on it, if any.
+    pub decided: Option<String>,
+}
+
+#[tauri::command]
+pub async fn item(state: State<'_, AppState>, action_hash: String) -> Answer<ItemDetail> {
+    check_hash(&action_hash)?;
+    let approver = {
+        let inner = state.inner.lock().await;
+        inner
+            .session
+            .as_ref()
+            .ok_or("this device is not enrolled")?
+            .approver
+            .clone()
+    };
+    let approver = approver.lock().await;
+    let (item, offline_copy) = match approver.client.approval(&approver.key, &action_hash).await {
+        Ok(item) => (item, false),
+        Err(e) if e.is_transient() => match approver.journal.seen_item(&action_hash) {
+            Ok(Some(item)) => (item, true),
+            _ => return Err(format!("the control plane cannot be reached: {e}")),
+        },
+        Err(e) => return Err(e.to_string()),
+    };
+    let (view, refusal) = match approver.verify_and_remember(&item) {
+        Ok(verified) => (Some(item_view(&verified)), None),
+        Err(refusal) => (None, Some(refusal.to_string())),
+    };
+    let decided = approver
+        .journal
+        .get(&action_hash)
+        .map_err(|e| e.to_string())?
+        .map(|e| e.decision);
+    let text = |k: &str| item[k].as_str().unwrap_or_default().to_owned();
+    Ok(ItemDetail {
+        action_hash,
+        status: if offline_copy {
+            "pending".into()
+        } else {
+            text("status")
+        },
+        sla_deadline: text("sla_deadline"),
+        offline_copy,
+        view,
+        refusal,
+        decided,
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct DecisionResult {
+    /// `confirmed`, `queued` (journalled, to be sent) or `refused`.
+    pub outcome: &'static str,
+    pub message: String,
+}
+
+/// Approve or reject: verification, journal, then submit, as everywhere.
+#[tauri::command]
+pub async fn decide(
+    state: State<'_, AppState>,
+    action_hash: String,
+    decision: String,
+    reason: String,
+) -> Answer<DecisionResult> {
+    check_hash(&action_hash)?;
+    let decision = match decision.as_str() {
+        "approve" => Decision::Approved,
+        "reject" => Decision::Rejected,
+        other => return Err(format!("`{other}` is not a decision (approve or reject)")),
+    };
+    let reason = reason.trim();
+    if reason.chars().count() > 2000 {
+        return Err("the reason is longer than 2,000 characters".into());
+    }
+    let approver = {
+        let inner = state.inner.lock().await;
+        inner
+            .session
+            .as_ref()
+            .ok_or("this device is not enrolled")?
+            .approver
+            .clone()
+    };
+    let approver = approver.lock().await;
+    let verb = match decision {
+        Decision::Approved => "Approved",
+        _ => "Rejected",
+    };
+    match approver
+        .decide(&action_hash, decision, reason)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Outcome::Confirmed => Ok(DecisionResult {
+            outcome: "confirmed",
+            message: format!("{verb}: signed and recorded by the control plane."),
+        }),
+        Outcome::Queued(why) => Ok(DecisionResult {
+            outcome: "queued",
+            message: format!(
+                "{verb}: signed and kept in the journal; it is sent when the control plane is back ({why})."
+            ),
+        }),
+        Outcome::Refused(why) => Ok(DecisionResult {
+            outcome: "refused",
+            message: format!("The control plane refused the decision: {why}"),
+        }),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditView {
+    pub entries: Vec<AuditEntry>,
+    pub alerts: usize,
+}
+
+async fn audit_now(state: &AppState) -> Answer<Vec<AuditEntry>> {
+    let approver = {
+        let inner = state.inner.lock().await;
+        inner
+            .session
+            .as_ref()
+            .ok_or("this device is not enrolled")?
+            .approver
+            .clone()
+    };
+    let approver = approver.lock().await;
+    audit_entries(&approver).await.map_err(|e| e.to_string())
+}
+
+#[tauri::command]
+pub async fn audit(state: State<'_, AppState>) -> Answer<AuditView> {
+    let entries = audit_now(&state).await?;
+    let alerts = entries.iter().filter(|e| e.alert.is_some()).count();
+    Ok(AuditView { entries, alerts })
+}
+
+#[derive(Debug, Serialize)]
+pub struct Exported {
+    pub path: String,
+    pub count: usize,
+}
+
+/// Writes the verified final receipts to a new file in the Downloads folder
+/// (or the approver's home when there is none).
+#[tauri::command]
+pub async fn export_receipts(state: State<'_, AppState>) -> Answer<Exported> {
+    let entries = audit_now(&state).await?;
+    let (lines, count) = export_lines(&entries);
+    let dir = directories::UserDirs::new()
+        .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(|| state.home.join("exports"));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let stamp = heso_approver::clock::now_rfc3339().replace(':', "-");
+    let path = dir.join(format!("heso-receipts-{stamp}.jsonl"));
+    std::fs::write(&path, lines).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(Exported {
+        path: path.display().to_string(),
+        count,
+    })
+}
+
+#[tauri::command]
+pub async fn settings(state: State<'_, AppState>) -> Answer<Settings> {
+    Ok(state.inner.lock().await.settings.clone())
+}
+
+#[tauri::command]
+pub async fn save_settings(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    settings: Settings,
+) -> Answer<Settings> {
+    let mut inner = state.inner.lock().await;
+    // The demo flag follows the enrolment, not the form.
+    let settings = Settings {
+        demo: inner.settings.demo,
+        ..settings
+    };
+    settings.save(&state.home)?;
+    let watch_changed = settings.long_poll != inner.settings.long_poll
+        || settings.poll_interval_secs != inner.settings.poll_interval_secs;
+    inner.settings = settings.clone();
+    if watch_changed && inner.session.is_some() {
+        open_session(&app, &state, &mut inner).await;
+    }
+    Ok(settings)
+}
+
+/// Deletes the device key from the keychain and forgets the enrolment.
+#[tauri::command]
+pub async fn remove_device(state: State<'_, AppState>) -> Answer<Status> {
+    let mut inner = state.inner.lock().await;
+    inner.session = None;
+    remove(&state.home, Keychain::Os).map_err(|e| e.to_string())?;
+    inner.demo = None;
+    inner.open_error = None;
+    inner.settings.demo = false;
+    inner.settings.save(&state.home)?;
+    Ok(status_of(&state, &inner))
+}
+
+/// The window painted for the first time: logged for the cold-start figure.
+#[tauri::command]
+pub async fn ui_ready(state: State<'_, AppState>) -> Answer<()> {
+    eprintln!(
+        "heso-approver-app: first paint {} ms after start",
+        state.started.elapsed().as_millis()
+    );
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! The real app window, driven over WebDriver (tauri-driver + WebKitWebDriver
+//! under Xvfb), against a real control plane with the vendor SDK as operator:
+//! enrol, an approval appears, open it, approve with a reason,
+//! `heso.finalize_l1` gives a final receipt both verifiers call Valid at L1,
+//! the audit lists it; a rejection; a tampered item shown as refused with
+//! no way to approve; HTML in a field shown as literal text. Screenshots of
+//! each screen go to `target/screenshots/`.
+
+#[path = "../../crates/control-plane/tests/support/mod.rs"]
+mod plane;
+mod support;
+
+use heso_control_plane::store::Store;
+use heso_interop_tests::oracle::Oracle;
+use plane::{Plane, ORG};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use support::webdriver::Driver;
+
+const HOSTILE: &str = "<img src=x onerror=alert(1)>";
+const ENTER: &str = "\u{E007}";
+
+/// One app window at a time: the tests share the display and the keyring.
+static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn screenshots() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots")
+}
+
+/// Replaces the stored receipt of `hash` (a compromised control plane) and
+/// makes the change visible to long-polls.
+fn tamper(plane: &Plane, db: &std::path::Path, hash: &str) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let text: String = conn
+        .query_row(
+            "SELECT receipt FROM receipts WHERE action_hash = ?1",
+            [hash],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut receipt: Value = serde_json::from_str(&text).unwrap();
+    receipt["content"]["action"]["fields"]["payee"] = "Mallory Ltd".into();
+    conn.execute(
+        "UPDATE receipts SET receipt = ?1 WHERE action_hash = ?2",
+        rusqlite::params![receipt.to_string(), hash],
+    )
+    .unwrap();
+    let org = plane.state().store().org_by_name(ORG).unwrap().unwrap().id;
+    plane.state().changes().bump(org);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_demo_and_the_keyboard() {
+    let _window = ONE_WINDOW.lock().await;
+    let home = tempfile::tempdir().unwrap();
+    let app = PathBuf::from(env!("CARGO_BIN_EXE_heso-approver-app"));
+    let ui = Driver::launch(&app, &[("HESO_APPROVER_HOME", home.path())], screenshots()).await;
+    ui.click(&ui.wait_for("[data-testid=demo-start]").await)
+        .await;
+    ui.wait_for("[data-testid=enrolled-fingerprint]").await;
+    ui.click(&ui.wait_for("[data-testid=open-queue]").await)
+        .await;
+    // The demo operator's approvals arrive within seconds, verified.
+    ui.wait_until("[data-testid=queue-item]", |t| !t.contains("Refused"))
+        .await;
+    ui.screenshot("08-demo-queue").await;
+
+    // J selects the first item, Enter opens it, R rejects it.
+    let list = ui.wait_for("[data-testid=queue-list]").await;
+    ui.type_into(&list, "j").await;
+    let selected = ui.wait_for(".queue-item.selected").await;
+    let hash = ui.attribute(&selected, "data-action-hash").await.unwrap();
+    ui.type_into(&list, ENTER).await;
+    ui.wait_until("[data-testid=detail-status]", |t| t.contains("Verified"))
+        .await;
+    ui.screenshot("09-demo-detail").await;
+    ui.type_into(&list, "r").await;
+    ui.wait_until("[data-testid=toast]", |t| t.contains("Rejected"))
+        .await;
+    ui.wait_until("[data-testid=detail-state]", |t| t.contains("rejected"))
+        .await;
+    let gone = format!("[data-testid=queue-item][data-action-hash=\"{hash}\"]");
+    for _ in 0..100 {
+        if ui.find_all(&gone).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        ui.find_all(&gone).await.is_empty(),
+        "the decided item left the queue"
+    );
+    ui.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_reject_and_refuse_in_the_real_window() {
+    let _window = ONE_WINDOW.lock().await;
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "needs a Secret Service: run under scripts/with-secret-service.sh (scripts/test.sh does)"
+    );
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("control-plane.db");
+    let mut sdk = Oracle::sdk_operator();
+    let mut ask = |request: Value| tokio::task::block_in_place(|| sdk.must(request));
+    let operator_key = ask(json!({"op": "init", "dir": project.path()}))["operator_public_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let unused_operator = heso_receipt::SigningKey::from_bytes(&[11; 32]);
+    let plane = Plane::start_on(Store::open(&db).unwrap(), unused_operator, &operator_key).await;
+    ask(json!({"op": "configure", "endpoint": plane.url, "api_key": plane.api_key}));
+
+    let approver_home = home.path().join("approver");
+    let app = PathBuf::from(env!("CARGO_BIN_EXE_heso-approver-app"));
+    let ui = Driver::launch(
+        &app,
+        &[("HESO_APPROVER_HOME", approver_home.as_path())],
+        screenshots(),
+    )
+    .await;
+
+    // First run: enrol with the control plane.
+    let url = ui.wait_for("[data-testid=enroll-url]").await;
+    ui.screenshot("01-first-run").await;
+    ui.type_into(&url, &plane.url).await;
+    let code = ui.wait_for("[data-testid=enroll-code]").await;
+    ui.type_into(&code, &plane.enrolment_code("desktop")).await;
+    ui.click(&ui.wait_for("[data-testid=enroll-submit]").await)
+        .await;
+    let fingerprint = ui.wait_for("[data-testid=enrolled-fingerprint]").await;
+    assert!(ui.text(&fingerprint).await.starts_with("heso:"));
+    ui.screenshot("02-enrolled").await;
+    ui.click(&ui.wait_for("[data-testid=open-queue]").await)
+        .await;
+
+    // The SDK suspends three payments; they appear in the queue.
+    let suspend = |amount: u64, payee: &str| {
+        json!({"op": "suspend", "verb": "payment", "tool_name": "stripe.transfers.create",
+               "target_host": "api.stripe.com",
+               "fields": {"amount": amount, "currency": "USD", "payee": payee}})
+    };
+    let hash_of = |answer: Value| {
+        answer["receipt"]["content"]["action_hash"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let approved = hash_of(ask(suspend(4200, HOSTILE)));
+    let rejected = hash_of(ask(suspend(9900, "Globex LLC")));
+    let tampered = hash_of(ask(suspend(1500, "Globex LLC")));
+    tamper(&plane, &db, &tampered);
+    let row = |hash: &str| format!("[data-testid=queue-item][data-action-hash=\"{hash}\"]");
+    ui.wait_until(&row(&approved), |t| {
+        t.contains(&format!("Pay 4200 USD to {HOSTILE}"))
+    })
+    .await;
+    ui.wait_until(&row(&tampered), |t| t.contains("Failed verification"))
+        .await;
+    ui.screenshot("03-queue").await;
+
+    // Open the first: the verified view, with the HTML shown as text.
+    ui.click(&ui.wait_for(&row(&approved)).await).await;
+    ui.wait_until("[data-testid=detail-status]", |t| t.contains("Verified"))
+        .await;
+    let payee = ui
+        .wait_for("[data-testid=detail-field][data-field=payee] td")
+        .await;
+    assert_eq!(ui.text(&payee).await, HOSTILE);
+    assert!(ui
+        .find_all("[data-testid=detail] img, .queue-list img")
+        .await
+        .is_empty());
+    let amount = ui
+        .wait_for("[data-testid=detail-field][data-field=amount]")
+        .await;
+    assert!(
+        ui.text(&amount).await.contains("matched"),
+        "the rule's condition is highlighted"
+    );
+    let rule = ui
+        .text(&ui.wait_for("[data-testid=detail-rule]").await)
+        .await;
+    assert!(!rule.is_empty());
+    assert_eq!(ui.script("return document.title").await, "HESO Approver");
+    ui.screenshot("04-detail").await;
+
+    // Approve with a reason.
+    ui.type_into(
+        &ui.wait_for("[data-testid=reason-input]").await,
+        "invoice INV-7 checked",
+    )
+    .await;
+    ui.click(&ui.wait_for("[data-testid=approve-button]").await)
+        .await;
+    ui.wait_until("[data-testid=toast]", |t| t.contains("Approved"))
+        .await;
+    assert_eq!(
+        ask(json!({"op": "poll", "action_hash": approved}))["status"],
+        "approved"
+    );
+    ask(json!({"op": "finalize", "action_hash": approved}));
+    let org = plane.state().store().org_by_name(ORG).unwrap().unwrap().id;
+    let store = plane.state().store();
+    let suspended = store.receipt(org, &approved).unwrap().unwrap();
+    let l1_hash = suspended.superseded_by.expect("the L1 supersedes the L0");
+    let final_receipt = store.receipt(org, &l1_hash).unwrap().unwrap();
+    let receipt: Value = serde_json::from_str(&final_receipt.text).unwrap();
+    let verdict = ask(json!({"op": "verify", "receipt": receipt}));
+    assert_eq!(verdict["verdict"]["kind"], "Valid", "{verdict}");
+    assert_eq!(verdict["verdict"]["trust_level"], "L1", "{verdict}");
+    assert_eq!(
+        receipt["content"]["approver_decision"]["reason"],
+        "invoice INV-7 checked"
+    );
+
+    // Reject the second.
+    ui.click(&ui.wait_for(&row(&rejected)).await).await;
+    ui.wait_until("[data-testid=detail-summary]", |t| t.contains("9900"))
+        .await;
+    ui.type_into(
+        &ui.wait_for("[data-testid=reason-input]").await,
+        "not in budget",
+    )
+    .await;
+    ui.click(&ui.wait_for("[data-testid=reject-button]").await)
+        .await;
+    ui.wait_until("[data-testid=toast]", |t| t.contains("Rejected"))
+        .await;
+    assert_eq!(
+        ask(json!({"op": "poll", "action_hash": rejected}))["status"],
+        "rejected"
+    );
+
+    // The tampered one: refused, why, and nothing to approve with.
+    ui.click(&ui.wait_for(&row(&tampered)).await).await;
+    let status = ui
+        .wait_until("[data-testid=detail-status]", |t| t.contains("Refused"))
+        .await;
+    assert!(ui.text(&status).await.contains("HashMismatch"));
+    assert_eq!(
+        ui.attribute(&status, "data-verified").await.as_deref(),
+        Some("false")
+    );
+    assert!(ui.find_all("[data-testid=approve-button]").await.is_empty());
+    ui.screenshot("05-refused").await;
+    assert_eq!(
+        ask(json!({"op": "poll", "action_hash": tampered}))["status"],
+        "pending"
+    );
+
+    // The audit lists both decisions; the approval's final receipt verifies.
+    ui.click(&ui.wait_for("[data-testid=nav-audit]").await)
+        .await;
+    let audit_row = |hash: &str| format!("[data-testid=audit-item][data-action-hash=\"{hash}\"]");
+    ui.wait_until(&audit_row(&approved), |t| t.contains("Valid L1"))
+        .await;
+    ui.wait_until(&audit_row(&rejected), |t| {
+        t.to_lowercase().contains("rejected")
+    })
+    .await;
+    ui.screenshot("06-audit").await;
+
+    ui.click(&ui.wait_for("[data-testid=nav-settings]").await)
+        .await;
+    ui.wait_until("[data-testid=settings-fingerprint]", |t| {
+        t.starts_with("heso:")
+    })
+    .await;
+    ui.screenshot("07-settings").await;
+    ui.close().await;
+}

@@ -1,0 +1,116 @@
+// Typed calls into the app's Rust side.
+import { invoke } from "@tauri-apps/api/core";
+
+export interface Status {
+  stage: "first_run" | "ready" | "error";
+  error: string | null;
+  org: string | null;
+  url: string | null;
+  label: string | null;
+  fingerprint: string | null;
+  demo: boolean;
+}
+
+export interface QueueRow {
+  action_hash: string;
+  opened_at: string;
+  sla_deadline: string;
+  refusal: string | null;
+  verb: string;
+  tool: string;
+  summary: string;
+  facts: [string, string][];
+  workflow: string;
+  account: string;
+  rule_id: string;
+}
+
+export interface QueuePayload {
+  online: boolean;
+  last_error: string | null;
+  pending_total: number;
+  loaded: boolean;
+  rows: QueueRow[];
+  sent_at_ms: number;
+}
+
+export interface FieldView {
+  name: string;
+  value: string;
+  redacted: boolean;
+  commitment?: string;
+  matched: boolean;
+}
+
+export interface ItemView {
+  action_hash: string;
+  verb: string;
+  tool_name: string;
+  target_host: string | null;
+  workflow: string;
+  account: string;
+  captured_at: string;
+  rule_id: string;
+  rule_display: string;
+  matched_conditions: { field: string; op: string; value: string }[];
+  operator_fingerprint: string;
+  summary: string;
+  fields: FieldView[];
+}
+
+export interface ItemDetail {
+  action_hash: string;
+  status: string;
+  sla_deadline: string;
+  offline_copy: boolean;
+  view: ItemView | null;
+  refusal: string | null;
+  decided: string | null;
+}
+
+export interface DecisionResult {
+  outcome: "confirmed" | "queued" | "refused";
+  message: string;
+}
+
+export interface AuditEntry {
+  action_hash: string;
+  decision: string;
+  decided_at: string;
+  submission: string;
+  verification: string;
+  verified: boolean;
+  alert?: string;
+}
+
+export interface Settings {
+  long_poll: boolean;
+  poll_interval_secs: number;
+  notifications: {
+    enabled: boolean;
+    approve_from_notification: Record<string, boolean>;
+    payment_threshold: number;
+  };
+  demo: boolean;
+}
+
+export const api = {
+  status: () => invoke<Status>("status"),
+  enrol: (url: string, code: string, label: string) => invoke<Status>("enrol", { url, code, label }),
+  startDemo: () => invoke<Status>("start_demo"),
+  queue: () => invoke<QueuePayload>("queue"),
+  item: (actionHash: string) => invoke<ItemDetail>("item", { actionHash }),
+  decide: (actionHash: string, decision: "approve" | "reject", reason: string) =>
+    invoke<DecisionResult>("decide", { actionHash, decision, reason }),
+  audit: () => invoke<{ entries: AuditEntry[]; alerts: number }>("audit"),
+  exportReceipts: () => invoke<{ path: string; count: number }>("export_receipts"),
+  settings: () => invoke<Settings>("settings"),
+  saveSettings: (settings: Settings) => invoke<Settings>("save_settings", { settings }),
+  removeDevice: () => invoke<Status>("remove_device"),
+  uiReady: () => invoke<void>("ui_ready"),
+};
+
+/// The message of a failed command, for a toast.
+export function errorText(e: unknown): string {
+  return typeof e === "string" ? e : e instanceof Error ? e.message : JSON.stringify(e);
+}

@@ -1,0 +1,163 @@
+// The detail of one approval: only the verified view. Verification status
+// and operator fingerprint, every field (redacted ones as redacted, with
+// their commitment), the rule and its matched conditions against the
+// fields, target host, captured time; then reason, Approve and Reject. A
+// refused item shows why, and offers no way to approve it.
+import { api, errorText, ItemDetail, ItemView } from "../api";
+import { clear, h } from "../dom";
+import { localTime, plainValue, timeLeft, verbLabel } from "../format";
+import { toast } from "../toast";
+
+export class DetailPane {
+  root = h("section", { class: "detail-pane", "data-testid": "detail" });
+  private current: ItemDetail | null = null;
+  private reason: HTMLTextAreaElement | null = null;
+  private deciding = false;
+  private requested: string | null = null;
+
+  constructor() {
+    this.placeholder("Select an approval to review it.");
+  }
+
+  openHash(): string | null {
+    return this.current && this.current.view && this.current.status === "pending" && !this.current.decided
+      ? this.current.action_hash
+      : null;
+  }
+
+  private placeholder(text: string) {
+    clear(this.root, h("div", { class: "detail-empty muted" }, text));
+  }
+
+  /// The queue changed: an open item decided elsewhere is marked so.
+  queueChanged(pending: Set<string>) {
+    const open = this.current;
+    if (open && open.status === "pending" && !pending.has(open.action_hash) && !this.deciding) {
+      void this.show(open.action_hash);
+    }
+  }
+
+  async show(hash: string) {
+    this.requested = hash;
+    if (this.current?.action_hash !== hash) this.placeholder("Verifying…");
+    try {
+      const detail = await api.item(hash);
+      if (this.requested !== hash) return;
+      this.current = detail;
+      this.render(detail);
+    } catch (e) {
+      if (this.requested !== hash) return;
+      this.current = null;
+      clear(this.root, h("div", { class: "detail-empty error-text" }, errorText(e)));
+    }
+  }
+
+  private render(d: ItemDetail) {
+    const v = d.view;
+    this.reason = null;
+    if (!v) {
+      clear(this.root,
+        h("div", { class: "detail-scroll" },
+          h("h2", { class: "detail-title" }, "This approval cannot be approved"),
+          h("div", { class: "verify-box refused", "data-testid": "detail-status", "data-verified": "false" },
+            h("strong", {}, "Refused: failed verification"),
+            h("p", {}, d.refusal ?? "unknown reason"),
+            h("p", { class: "muted small" }, "Nothing was signed. Tell your operator: the control plane sent something its operator did not sign as shown."),
+          ),
+          h("p", { class: "mono small muted" }, d.action_hash),
+        ),
+      );
+      return;
+    }
+    const matched = new Map(v.matched_conditions.map((c) => [c.field, c]));
+    clear(this.root,
+      h("div", { class: "detail-scroll" },
+        h("div", { class: "detail-head" },
+          h("span", { class: `badge badge-${v.verb}` }, verbLabel(v.verb)),
+          h("span", { class: `status-pill status-${d.status}`, "data-testid": "detail-state" }, d.decided ? `you ${d.decided}` : d.status),
+          d.status === "pending" ? h("span", { class: "muted small" }, timeLeft(d.sla_deadline)) : null,
+        ),
+        h("h2", { class: "detail-title", "data-testid": "detail-summary" }, v.summary),
+        h("div", { class: "verify-box verified", "data-testid": "detail-status", "data-verified": "true" },
+          h("strong", {}, d.offline_copy ? "Verified (copy kept while offline)" : "Verified"),
+          h("span", {}, " · signed by operator "),
+          h("span", { class: "mono" }, v.operator_fingerprint),
+          h("span", { class: "muted" }, " (pinned at enrolment)"),
+        ),
+        h("div", { class: "rule-box", "data-testid": "detail-rule" },
+          h("div", { class: "rule-display" }, v.rule_display),
+          h("div", { class: "muted small mono" }, v.rule_id),
+          v.matched_conditions.length
+            ? h("ul", { class: "conditions" }, v.matched_conditions.map((c) =>
+                h("li", {}, h("span", { class: "mono" }, c.field), ` ${c.op} `, h("span", { class: "mono" }, plainValue(c.value)))))
+            : null,
+        ),
+        h("dl", { class: "facts" },
+          fact("Tool", v.tool_name),
+          fact("Target host", v.target_host ?? "—"),
+          fact("Workflow", v.workflow),
+          fact("Account", v.account),
+          fact("Captured", localTime(v.captured_at)),
+          fact("Action", v.action_hash, "mono small"),
+        ),
+        h("h3", {}, "Fields"),
+        fieldsTable(v, matched),
+      ),
+      this.actions(d, v),
+    );
+  }
+
+  private actions(d: ItemDetail, v: ItemView): HTMLElement {
+    if (d.decided || d.status !== "pending") {
+      return h("div", { class: "decision-bar done" },
+        d.decided ? `This device ${d.decided} it.` : `This approval is ${d.status}; nothing to decide.`);
+    }
+    this.reason = h("textarea", { "data-testid": "reason-input", rows: 2, maxlength: 2000, placeholder: "Reason (recorded and signed with your decision)" });
+    const approve = h("button", { class: "approve", "data-testid": "approve-button", title: "Approve (A)", onclick: () => void this.decide("approve") }, "Approve");
+    const reject = h("button", { class: "reject", "data-testid": "reject-button", title: "Reject (R)", onclick: () => void this.decide("reject") }, "Reject");
+    return h("div", { class: "decision-bar" },
+      this.reason,
+      h("div", { class: "decision-buttons" },
+        h("span", { class: "muted small" }, `You sign: ${verbLabel(v.verb).toLowerCase()} · ${v.action_hash.slice(0, 12)}…`),
+        reject, approve),
+    );
+  }
+
+  async decide(decision: "approve" | "reject") {
+    const d = this.current;
+    if (!d || !d.view || this.deciding || d.status !== "pending" || d.decided) return;
+    this.deciding = true;
+    this.root.querySelectorAll("button").forEach((b) => (b.disabled = true));
+    try {
+      const result = await api.decide(d.action_hash, decision, this.reason?.value ?? "");
+      toast(result.message, result.outcome === "refused" ? "error" : result.outcome === "queued" ? "info" : "ok");
+    } catch (e) {
+      toast(errorText(e), "error");
+    } finally {
+      this.deciding = false;
+      await this.show(d.action_hash);
+    }
+  }
+}
+
+function fact(name: string, value: string, cls = ""): HTMLElement[] {
+  return [h("dt", {}, name), h("dd", { class: cls }, value)];
+}
+
+function fieldsTable(v: ItemView, matched: Map<string, { op: string; value: string }>): HTMLElement {
+  return h("table", { class: "fields" },
+    h("tbody", {}, v.fields.map((f) => {
+      const condition = matched.get(f.name);
+      return h("tr", { class: condition ? "matched" : "", "data-testid": "detail-field", "data-field": f.name },
+        h("th", {}, f.name),
+        h("td", {},
+          f.redacted
+            ? [h("span", { class: "badge badge-redacted" }, "Redacted"),
+               f.commitment ? h("span", { class: "mono small muted commitment" }, ` commitment ${f.commitment}`) : h("span", { class: "muted small" }, " (dropped, no commitment)")]
+            : h("span", { class: "field-value" }, plainValue(f.value)),
+          condition ? h("span", { class: "matched-tag" }, `matched: ${condition.op} ${plainValue(condition.value)}`) : null,
+        ),
+      );
+    })),
+  );
+}

@@ -1,0 +1,105 @@
+// Settings: how the queue is kept fresh, notifications, the profile and key
+// fingerprint, and removing this device (which deletes the key).
+import { api, errorText, Settings, Status } from "../api";
+import { clear, h } from "../dom";
+import { VERB_ORDER, verbLabel } from "../format";
+import { toast } from "../toast";
+
+export async function renderSettings(into: HTMLElement, status: Status, changed: (s: Status) => void) {
+  let settings: Settings;
+  try {
+    settings = await api.settings();
+  } catch (e) {
+    clear(into, h("p", { class: "error-text" }, errorText(e)));
+    return;
+  }
+  const longPoll = h("input", { type: "radio", name: "poll", checked: settings.long_poll });
+  const poll = h("input", { type: "radio", name: "poll", checked: !settings.long_poll });
+  const interval = h("input", { type: "number", min: 2, max: 3600, value: settings.poll_interval_secs, class: "narrow-input", "data-testid": "poll-interval" });
+  const enabled = h("input", { type: "checkbox", checked: settings.notifications.enabled });
+  const threshold = h("input", { type: "number", min: 0, step: "any", value: settings.notifications.payment_threshold, class: "narrow-input" });
+  const rank = (v: string) => (VERB_ORDER.indexOf(v) + 100) % 100;
+  const verbs = Object.keys(settings.notifications.approve_from_notification).sort((a, b) => rank(a) - rank(b));
+  const perVerb = verbs.map((verb) => ({ verb, box: h("input", { type: "checkbox", checked: settings.notifications.approve_from_notification[verb] }) }));
+
+  const save = h("button", { class: "primary", "data-testid": "settings-save" }, "Save settings");
+  save.addEventListener("click", async () => {
+    const next: Settings = {
+      long_poll: longPoll.checked,
+      poll_interval_secs: Number(interval.value),
+      notifications: {
+        enabled: enabled.checked,
+        approve_from_notification: Object.fromEntries(perVerb.map(({ verb, box }) => [verb, box.checked])),
+        payment_threshold: Number(threshold.value),
+      },
+      demo: settings.demo,
+    };
+    try {
+      settings = await api.saveSettings(next);
+      toast("Settings saved.", "ok");
+    } catch (e) {
+      toast(errorText(e), "error");
+    }
+  });
+
+  const remove = h("button", { class: "danger", "data-testid": "remove-device" }, "Remove this device…");
+  remove.addEventListener("click", () => confirmRemove(changed));
+
+  clear(into,
+    h("div", { class: "page settings" },
+      h("div", { class: "page-head" }, h("h1", {}, "Settings")),
+      h("section", { class: "card" },
+        h("h2", {}, "Queue updates"),
+        h("label", { class: "inline" }, longPoll, "Instant (long-poll): changes show as soon as the control plane has them"),
+        h("label", { class: "inline" }, poll, "Poll every ", interval, " seconds"),
+      ),
+      h("section", { class: "card" },
+        h("h2", {}, "Notifications"),
+        h("label", { class: "inline" }, enabled, "Show a notification for each new approval"),
+        h("p", { class: "muted small" }, "Allow approving straight from a notification for:"),
+        h("div", { class: "verb-grid" }, perVerb.map(({ verb, box }) => h("label", { class: "inline" }, box, verbLabel(verb)))),
+        h("label", { class: "inline" }, "Payments above ", threshold, " always need the app opened"),
+      ),
+      h("div", { class: "save-row" }, save),
+      h("section", { class: "card" },
+        h("h2", {}, "This device"),
+        h("dl", { class: "facts" },
+          h("dt", {}, "Key fingerprint"), h("dd", { class: "mono", "data-testid": "settings-fingerprint" }, status.fingerprint ?? ""),
+          h("dt", {}, "Org"), h("dd", {}, status.demo ? "Local demo" : status.org ?? ""),
+          h("dt", {}, "Control plane"), h("dd", { class: "mono small" }, status.url ?? ""),
+          h("dt", {}, "Device name"), h("dd", {}, status.label ?? ""),
+        ),
+      ),
+      h("section", { class: "card danger-zone" },
+        h("h2", {}, "Remove this device"),
+        h("p", { class: "muted small" }, "Deletes the signing key from this computer's keychain and forgets the enrolment. The local journal of your decisions is kept. You will need a new enrolment code to approve again."),
+        remove,
+      ),
+    ),
+  );
+}
+
+function confirmRemove(changed: (s: Status) => void) {
+  const close = () => overlay.remove();
+  const confirm = h("button", { class: "danger", "data-testid": "remove-confirm" }, "Delete the key and remove");
+  confirm.addEventListener("click", async () => {
+    confirm.disabled = true;
+    try {
+      const status = await api.removeDevice();
+      close();
+      toast("This device was removed; its key is deleted from the keychain.", "ok");
+      changed(status);
+    } catch (e) {
+      confirm.disabled = false;
+      toast(errorText(e), "error");
+    }
+  });
+  const overlay = h("div", { class: "overlay" },
+    h("div", { class: "card dialog", role: "dialog", "aria-modal": "true" },
+      h("h2", {}, "Remove this device?"),
+      h("p", {}, "The signing key is deleted from the keychain. This cannot be undone."),
+      h("div", { class: "dialog-buttons" }, h("button", { class: "secondary", onclick: close }, "Cancel"), confirm),
+    ),
+  );
+  document.body.appendChild(overlay);
+}

@@ -1,0 +1,15 @@
+import { h } from "./dom";
+
+/// A short message in the corner; errors stay until dismissed.
+export function toast(message: string, kind: "ok" | "info" | "error" = "info") {
+  const box = document.getElementById("toasts")!;
+  const close = () => el.remove();
+  const el = h(
+    "div",
+    { class: `toast toast-${kind}`, "data-testid": "toast", "data-kind": kind },
+    h("span", {}, message),
+    h("button", { class: "toast-close", "aria-label": "Dismiss", onclick: close }, "×"),
+  );
+  box.appendChild(el);
+  if (kind !== "error") setTimeout(close, 4000);
+}
