@@ -11,11 +11,13 @@ use heso_approver::device_key::Keychain;
 use heso_approver::enrol::{enrol as enrol_device, remove_device as remove};
 use heso_approver::profile::Profile;
 use heso_approver::view::{item_view, ItemView};
-use heso_approver::workflow::Outcome;
+use heso_approver::workflow::{Approver, Outcome};
 use heso_receipt::canonical::is_lower_hex_64;
 use heso_receipt::Decision;
 use serde::Serialize;
+use std::sync::Arc;
 use tauri::{AppHandle, State};
+use tokio::sync::Mutex;
 
 type Answer<T> = Result<T, String>;
 
@@ -162,6 +164,17 @@ pub async fn queue(state: State<'_, AppState>) -> Answer<QueuePayload> {
     Ok(payload(&current))
 }
 
+/// The open session's approver (decisions are made one at a time).
+async fn session_approver(state: &AppState) -> Answer<Arc<Mutex<Approver>>> {
+    let inner = state.inner.lock().await;
+    Ok(inner
+        .session
+        .as_ref()
+        .ok_or("this device is not enrolled")?
+        .approver
+        .clone())
+}
+
 fn check_hash(action_hash: &str) -> Answer<()> {
     if is_lower_hex_64(action_hash) {
         Ok(())
@@ -191,15 +204,7 @@ pub struct ItemDetail {
 #[tauri::command]
 pub async fn item(state: State<'_, AppState>, action_hash: String) -> Answer<ItemDetail> {
     check_hash(&action_hash)?;
-    let approver = {
-        let inner = state.inner.lock().await;
-        inner
-            .session
-            .as_ref()
-            .ok_or("this device is not enrolled")?
-            .approver
-            .clone()
-    };
+    let approver = session_approver(&state).await?;
     let approver = approver.lock().await;
     let (item, offline_copy) = match approver.client.approval(&approver.key, &action_hash).await {
         Ok(item) => (item, false),
@@ -259,15 +264,7 @@ pub async fn decide(
     if reason.chars().count() > 2000 {
         return Err("the reason is longer than 2,000 characters".into());
     }
-    let approver = {
-        let inner = state.inner.lock().await;
-        inner
-            .session
-            .as_ref()
-            .ok_or("this device is not enrolled")?
-            .approver
-            .clone()
-    };
+    let approver = session_approver(&state).await?;
     let approver = approver.lock().await;
     let verb = match decision {
         Decision::Approved => "Approved",
@@ -302,15 +299,7 @@ pub struct AuditView {
 }
 
 async fn audit_now(state: &AppState) -> Answer<Vec<AuditEntry>> {
-    let approver = {
-        let inner = state.inner.lock().await;
-        inner
-            .session
-            .as_ref()
-            .ok_or("this device is not enrolled")?
-            .approver
-            .clone()
-    };
+    let approver = session_approver(state).await?;
     let approver = approver.lock().await;
     audit_entries(&approver).await.map_err(|e| e.to_string())
 }
