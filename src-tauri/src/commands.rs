@@ -206,14 +206,10 @@ pub async fn item(state: State<'_, AppState>, action_hash: String) -> Answer<Ite
     check_hash(&action_hash)?;
     let approver = session_approver(&state).await?;
     let approver = approver.lock().await;
-    let (item, offline_copy) = match approver.client.approval(&approver.key, &action_hash).await {
-        Ok(item) => (item, false),
-        Err(e) if e.is_transient() => match approver.journal.seen_item(&action_hash) {
-            Ok(Some(item)) => (item, true),
-            _ => return Err(format!("the control plane cannot be reached: {e}")),
-        },
-        Err(e) => return Err(e.to_string()),
-    };
+    let (item, offline_copy) = approver
+        .fetch_item(&action_hash)
+        .await
+        .map_err(|e| e.to_string())?;
     let (view, refusal) = match approver.verify_and_remember(&item) {
         Ok(verified) => (Some(item_view(&verified)), None),
         Err(refusal) => (None, Some(refusal.to_string())),

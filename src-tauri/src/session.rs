@@ -2,7 +2,7 @@
 //! the task that tells the window of each new queue state (`queue-changed`).
 
 use crate::settings::Settings;
-use heso_approver::device_key::{DeviceKey, Keychain};
+use heso_approver::device_key::Keychain;
 use heso_approver::watch::{watch_queue, QueueState, WatchConfig};
 use heso_approver::workflow::Approver;
 use std::path::Path;
@@ -40,17 +40,11 @@ impl Session {
     /// Opens the approver in `home` and starts watching its queue.
     pub fn start(app: &AppHandle, home: &Path, settings: &Settings) -> Result<Session, String> {
         let approver = Approver::open(home, Keychain::Os).map_err(|e| e.to_string())?;
-        let watcher_key = DeviceKey::open(
-            Keychain::Os,
-            &approver.profile.key_account,
-            &approver.profile.approver_public_key,
-        )
-        .map_err(|e| e.to_string())?;
         let fingerprint = approver.key.fingerprint();
         let (states, queue) = watch::channel(QueueState::default());
         let watcher = tauri::async_runtime::spawn(watch_queue(
             approver.client.clone(),
-            Arc::new(watcher_key),
+            approver.key.clone(),
             approver.profile.clone(),
             watch_config(settings),
             states,

@@ -71,7 +71,7 @@ const PAGE_SIZE: u32 = 500;
 type Checked = (Option<Arc<ItemView>>, Option<String>);
 
 /// Verification results of items already seen, keyed by the BLAKE3 hash of
-/// the item's receipt as listed: the same bytes need not be verified again.
+/// the item's listed hash and receipt: the same bytes need not be verified again.
 #[derive(Default)]
 pub struct VerifiedCache {
     entries: HashMap<[u8; 32], Checked>,
@@ -85,14 +85,11 @@ impl VerifiedCache {
         let entries = items
             .iter()
             .map(|item| {
-                let fingerprint = *blake3::hash(item["receipt"].to_string().as_bytes()).as_bytes();
-                let item_hash = item["action_hash"].to_string();
-                let key = *blake3::hash(
-                    [fingerprint.as_slice(), item_hash.as_bytes()]
-                        .concat()
-                        .as_slice(),
-                )
-                .as_bytes();
+                let key = *blake3::Hasher::new()
+                    .update(item["action_hash"].to_string().as_bytes())
+                    .update(item["receipt"].to_string().as_bytes())
+                    .finalize()
+                    .as_bytes();
                 let (view, refusal) =
                     self.entries
                         .remove(&key)
@@ -114,15 +111,6 @@ impl VerifiedCache {
         self.entries = kept;
         entries
     }
-}
-
-/// Verifies every item of a page of the pending list.
-pub fn entries_of(profile: &Profile, page: &Value) -> Vec<QueueEntry> {
-    let items = page["items"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    VerifiedCache::default().entries_of(profile, items)
 }
 
 /// The whole pending list: the first page (long-polled when `wait` is set),

@@ -18,6 +18,7 @@ use heso_receipt::{
 use rand::rngs::OsRng;
 use rand::TryRngCore;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 /// How long an approval token stays valid after it is made.
 pub const TOKEN_LIFETIME_SECS: u64 = 600;
@@ -139,7 +140,8 @@ pub enum Outcome {
 /// The approver: profile, device key, client and journal together.
 pub struct Approver {
     pub profile: Profile,
-    pub key: DeviceKey,
+    /// Shared, so a background watcher can sign its requests with the same handle.
+    pub key: Arc<DeviceKey>,
     pub client: Client,
     pub journal: Journal,
 }
@@ -170,7 +172,11 @@ impl Approver {
     /// (checked against the profile), client and journal.
     pub fn open(home: &std::path::Path, keychain: Keychain) -> Result<Approver, OpenError> {
         let profile = Profile::load(home)?;
-        let key = DeviceKey::open(keychain, &profile.key_account, &profile.approver_public_key)?;
+        let key = Arc::new(DeviceKey::open(
+            keychain,
+            &profile.key_account,
+            &profile.approver_public_key,
+        )?);
         let client = Client::new(&profile.url)?;
         let journal = Journal::open(&home.join("journal.db"))?;
         Ok(Approver {
@@ -198,19 +204,13 @@ impl Approver {
             }
             return Ok(self.deliver(&existing).await?);
         }
-        let item = match self.client.approval(&self.key, action_hash).await {
-            Ok(item) if item["status"] != "pending" => {
-                return Err(WorkflowError::Other(format!(
-                    "this approval is already {}",
-                    item["status"].as_str().unwrap_or("decided")
-                )))
-            }
-            Ok(item) => item,
-            // Offline: decide on the copy this device last verified and showed;
-            // the decision is journalled and delivered when the control plane is back.
-            Err(e) if e.is_transient() => self.journal.seen_item(action_hash)?.ok_or(e)?,
-            Err(e) => return Err(e.into()),
-        };
+        let (item, offline_copy) = self.fetch_item(action_hash).await?;
+        if !offline_copy && item["status"] != "pending" {
+            return Err(WorkflowError::Other(format!(
+                "this approval is already {}",
+                item["status"].as_str().unwrap_or("decided")
+            )));
+        }
         let verified = verify_item(&self.profile, &item)?;
         let entry = self.sign_decision(&verified, decision, reason)?;
         let entry = self.journal.record(&entry)?;
@@ -220,6 +220,20 @@ impl Approver {
             std::process::abort();
         }
         Ok(self.deliver(&entry).await?)
+    }
+
+    /// The approval as the control plane has it now; while the control plane
+    /// is away, the copy this device last verified and showed (`true`), so a
+    /// decision can be made on it, journalled, and delivered when it is back.
+    pub async fn fetch_item(&self, action_hash: &str) -> Result<(Value, bool), WorkflowError> {
+        match self.client.approval(&self.key, action_hash).await {
+            Ok(item) => Ok((item, false)),
+            Err(e) if e.is_transient() => {
+                let copy = self.journal.seen_item(action_hash)?.ok_or(e)?;
+                Ok((copy, true))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Builds the record, the co-signature and the token for a verified item.
