@@ -1,6 +1,7 @@
 //! The commands the window may call. Each checks its input, does its work
 //! through `heso_approver`, and answers with data or a sentence for the user.
 
+use crate::decision::{self, DecisionResult};
 use crate::demo;
 use crate::rows::{payload, QueuePayload};
 use crate::session::Session;
@@ -11,10 +12,11 @@ use heso_approver::device_key::Keychain;
 use heso_approver::enrol::{enrol as enrol_device, remove_device as remove};
 use heso_approver::profile::Profile;
 use heso_approver::view::{item_view, ItemView};
-use heso_approver::workflow::{Approver, Outcome};
+use heso_approver::workflow::Approver;
 use heso_receipt::canonical::is_lower_hex_64;
 use heso_receipt::Decision;
 use serde::Serialize;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tauri::{AppHandle, State};
 use tokio::sync::Mutex;
@@ -235,13 +237,6 @@ pub async fn item(state: State<'_, AppState>, action_hash: String) -> Answer<Ite
     })
 }
 
-#[derive(Debug, Serialize)]
-pub struct DecisionResult {
-    /// `confirmed`, `queued` (journalled, to be sent) or `refused`.
-    pub outcome: &'static str,
-    pub message: String,
-}
-
 /// Approve or reject: verification, journal, then submit, as everywhere.
 #[tauri::command]
 pub async fn decide(
@@ -261,31 +256,7 @@ pub async fn decide(
         return Err("the reason is longer than 2,000 characters".into());
     }
     let approver = session_approver(&state).await?;
-    let approver = approver.lock().await;
-    let verb = match decision {
-        Decision::Approved => "Approved",
-        _ => "Rejected",
-    };
-    match approver
-        .decide(&action_hash, decision, reason)
-        .await
-        .map_err(|e| e.to_string())?
-    {
-        Outcome::Confirmed => Ok(DecisionResult {
-            outcome: "confirmed",
-            message: format!("{verb}: signed and recorded by the control plane."),
-        }),
-        Outcome::Queued(why) => Ok(DecisionResult {
-            outcome: "queued",
-            message: format!(
-                "{verb}: signed and kept in the journal; it is sent when the control plane is back ({why})."
-            ),
-        }),
-        Outcome::Refused(why) => Ok(DecisionResult {
-            outcome: "refused",
-            message: format!("The control plane refused the decision: {why}"),
-        }),
-    }
+    decision::decide(&approver, &action_hash, decision, reason).await
 }
 
 #[derive(Debug, Serialize)]
@@ -350,14 +321,32 @@ pub async fn save_settings(
         demo: inner.settings.demo,
         ..settings
     };
+    settings.validate()?;
+    if settings.start_at_login != inner.settings.start_at_login {
+        start_at_login(&app, settings.start_at_login)?;
+    }
     settings.save(&state.home)?;
     let watch_changed = settings.long_poll != inner.settings.long_poll
         || settings.poll_interval_secs != inner.settings.poll_interval_secs;
+    state
+        .keep_running
+        .store(settings.run_in_background, Ordering::Relaxed);
     inner.settings = settings.clone();
     if watch_changed && inner.session.is_some() {
         open_session(&app, &state, &mut inner).await;
     }
     Ok(settings)
+}
+
+fn start_at_login(app: &AppHandle, on: bool) -> Answer<()> {
+    use tauri_plugin_autostart::ManagerExt;
+    let launcher = app.autolaunch();
+    let done = if on {
+        launcher.enable()
+    } else {
+        launcher.disable()
+    };
+    done.map_err(|e| format!("cannot change starting at login: {e}"))
 }
 
 /// Deletes the device key from the keychain and forgets the enrolment.

@@ -3,20 +3,42 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod decision;
 mod demo;
+mod links;
+mod notify;
+mod rendering;
 mod rows;
 mod session;
 mod settings;
 mod state;
+mod tray;
+mod window;
 
 use settings::Settings;
 use state::{AppState, Inner};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use tauri::Manager;
+use tauri::{AppHandle, Manager, WindowEvent};
+use tauri_plugin_deep_link::DeepLinkExt;
 use tokio::sync::Mutex;
+
+/// Started at login: stay in the tray until asked for.
+const BACKGROUND_ARG: &str = "--background";
+
+fn open_link(app: &AppHandle, link: &str) {
+    match links::approval_hash(link) {
+        Ok(hash) => window::reveal(app, Some(&hash)),
+        Err(e) => {
+            eprintln!("heso-approver-app: {e}");
+            window::reveal(app, None);
+        }
+    }
+}
 
 fn main() {
     let started = Instant::now();
+    rendering::paint_in_software_unless_asked();
     let home = match heso_approver::profile::home() {
         Ok(home) => home,
         Err(e) => {
@@ -25,9 +47,25 @@ fn main() {
         }
     };
     let settings = Settings::load(&home);
+    let args: Vec<String> = std::env::args().skip(1).collect();
     // `--demo`: on a device not enrolled yet, start and enrol with the local demo.
-    let demo_by_default = std::env::args().skip(1).any(|a| a == "--demo");
+    let demo_by_default = args.iter().any(|a| a == "--demo");
+    let in_background = args.iter().any(|a| a == BACKGROUND_ARG);
+    let keep_running = AtomicBool::new(settings.run_in_background);
     tauri::Builder::default()
+        // First: a second launch hands its arguments (a link, say) to this one and exits.
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            let links = links::in_args(argv.iter().map(String::as_str));
+            if links.is_none() && !argv.iter().any(|a| a == BACKGROUND_ARG) {
+                window::reveal(app, None);
+            }
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(
+            tauri_plugin_autostart::Builder::new()
+                .arg(BACKGROUND_ARG)
+                .build(),
+        )
         .manage(AppState {
             home,
             started,
@@ -35,9 +73,25 @@ fn main() {
                 settings,
                 ..Inner::default()
             }),
+            keep_running,
         })
         .setup(move |app| {
             let handle = app.handle().clone();
+            if let Err(e) = tray::build(&handle) {
+                eprintln!("heso-approver-app: no tray icon: {e}");
+            }
+            app.manage(notify::start(&handle));
+            let links_handle = handle.clone();
+            app.deep_link().on_open_url(move |event| {
+                for url in event.urls() {
+                    open_link(&links_handle, url.as_str());
+                }
+            });
+            if in_background {
+                if let Some(window) = app.get_webview_window(window::MAIN) {
+                    let _ = window.hide();
+                }
+            }
             // Open the session before the window asks for its status.
             tauri::async_runtime::block_on(async {
                 let state = handle.state::<AppState>();
@@ -52,6 +106,16 @@ fn main() {
                 }
             });
             Ok(())
+        })
+        .on_window_event(|window, event| {
+            // Closing the window leaves the app in the tray, if the user wants that.
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                let state = window.state::<AppState>();
+                if state.keep_running.load(Ordering::Relaxed) {
+                    api.prevent_close();
+                    let _ = window.hide();
+                }
+            }
         })
         .invoke_handler(tauri::generate_handler![
             commands::status,

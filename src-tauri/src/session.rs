@@ -1,6 +1,7 @@
 //! An open session: the enrolled approver, the background queue watcher and
 //! the task that tells the window of each new queue state (`queue-changed`).
 
+use crate::notify::Notifier;
 use crate::settings::Settings;
 use heso_approver::device_key::Keychain;
 use heso_approver::watch::{watch_queue, QueueState, WatchConfig};
@@ -9,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tauri::async_runtime::JoinHandle;
-use tauri::{AppHandle, Emitter};
+use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::{watch, Mutex};
 
 pub struct Session {
@@ -61,13 +62,17 @@ impl Session {
     }
 }
 
-/// Tells the window of every new queue state. The event carries no rows:
+/// Tells the window, the tray and the notifier of every new queue state. The event carries no rows:
 /// the window asks for them with the `queue` command, whose answer travels
 /// over the IPC protocol, far faster than an event for 10,000 rows.
 async fn forward(app: AppHandle, mut queue: watch::Receiver<QueueState>) {
     while queue.changed().await.is_ok() {
-        queue.mark_unchanged();
+        let pending = queue.borrow_and_update().pending_total;
         let _ = app.emit("queue-changed", ());
+        crate::tray::show_pending(&app, pending);
+        if let Some(notifier) = app.try_state::<Notifier>() {
+            notifier.queue_changed();
+        }
     }
 }
 

@@ -12,6 +12,10 @@ pub struct Settings {
     pub long_poll: bool,
     pub poll_interval_secs: u64,
     pub notifications: NotificationSettings,
+    /// Closing the window keeps the app running in the tray (notifications keep coming).
+    pub run_in_background: bool,
+    /// Start (in the background) when the user logs in.
+    pub start_at_login: bool,
     /// The profile is enrolled with the embedded demo control plane.
     pub demo: bool,
 }
@@ -32,6 +36,8 @@ impl Default for Settings {
             long_poll: true,
             poll_interval_secs: 5,
             notifications: NotificationSettings::default(),
+            run_in_background: true,
+            start_at_login: false,
             demo: false,
         }
     }

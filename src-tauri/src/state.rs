@@ -6,6 +6,7 @@ use crate::demo::EmbeddedDemo;
 use crate::session::Session;
 use crate::settings::Settings;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use tokio::sync::Mutex;
 
@@ -13,6 +14,8 @@ pub struct AppState {
     pub home: PathBuf,
     pub started: Instant,
     pub inner: Mutex<Inner>,
+    /// `Settings::run_in_background`, readable from the window's close handler.
+    pub keep_running: AtomicBool,
 }
 
 #[derive(Default)]

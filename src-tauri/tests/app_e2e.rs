@@ -90,6 +90,34 @@ async fn the_local_demo_and_the_keyboard() {
         ui.find_all(&gone).await.is_empty(),
         "the decided item left the queue"
     );
+
+    // A heso://approval/<hash> link, opened as the desktop does (a second
+    // launch with the link): that launch hands it over and exits, and the
+    // running window opens the item.
+    let last = ui.find_all("[data-testid=queue-item]").await.pop().unwrap();
+    let other = ui.attribute(&last, "data-action-hash").await.unwrap();
+    let mut second = std::process::Command::new(&app)
+        .arg(format!("heso://approval/{other}"))
+        .env("HESO_APPROVER_HOME", home.path())
+        .spawn()
+        .unwrap();
+    let mut exited = None;
+    for _ in 0..200 {
+        exited = second.try_wait().unwrap();
+        if exited.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = second.kill();
+    assert!(exited.expect("the second launch exits at once").success());
+    ui.wait_for(&format!(
+        "[data-testid=detail][data-action-hash=\"{other}\"] [data-testid=detail-status]"
+    ))
+    .await;
+    ui.wait_until("[data-testid=detail-status]", |t| t.contains("Verified"))
+        .await;
+    ui.screenshot("10-opened-from-link").await;
     ui.close().await;
 }
 
@@ -114,10 +142,16 @@ async fn approve_reject_and_refuse_in_the_real_window() {
     ask(json!({"op": "configure", "endpoint": plane.url, "api_key": plane.api_key}));
 
     let approver_home = home.path().join("approver");
+    // The user's home, where "start at login" writes its autostart entry.
+    let user_home = home.path().join("user");
+    std::fs::create_dir_all(&user_home).unwrap();
     let app = PathBuf::from(env!("CARGO_BIN_EXE_heso-approver-app"));
     let ui = Driver::launch(
         &app,
-        &[("HESO_APPROVER_HOME", approver_home.as_path())],
+        &[
+            ("HESO_APPROVER_HOME", approver_home.as_path()),
+            ("HOME", user_home.as_path()),
+        ],
         screenshots(),
     )
     .await;
@@ -270,5 +304,35 @@ async fn approve_reject_and_refuse_in_the_real_window() {
     })
     .await;
     ui.screenshot("07-settings").await;
+
+    // Start at login: an autostart entry that starts the app in the tray.
+    let autostart = user_home.join(".config/autostart");
+    let entries = || -> Vec<String> {
+        std::fs::read_dir(&autostart)
+            .map(|dir| {
+                dir.flatten()
+                    .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(entries().is_empty());
+    for expect_entry in [true, false] {
+        ui.click(&ui.wait_for("[data-testid=start-at-login]").await)
+            .await;
+        ui.click(&ui.wait_for("[data-testid=settings-save]").await)
+            .await;
+        for _ in 0..100 {
+            if entries().is_empty() != expect_entry {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let found = entries();
+        assert_eq!(!found.is_empty(), expect_entry, "{found:?}");
+        if expect_entry {
+            assert!(found[0].contains("--background"), "{}", found[0]);
+        }
+    }
     ui.close().await;
 }

@@ -91,6 +91,8 @@ export interface Settings {
     approve_from_notification: Record<string, boolean>;
     payment_threshold: number;
   };
+  run_in_background: boolean;
+  start_at_login: boolean;
   demo: boolean;
 }
 

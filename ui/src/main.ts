@@ -18,6 +18,13 @@ const queueScreen = new QueueScreen();
 
 async function start() {
   await listen("queue-changed", () => void refreshQueue());
+  // From a notification, the tray or a heso://approval/<hash> link.
+  await listen<string | null>("open-item", (event) => {
+    if (status?.stage !== "ready") return;
+    tab = "queue";
+    render();
+    if (event.payload) queueScreen.reveal(event.payload);
+  });
   await refreshStatus();
   requestAnimationFrame(() => requestAnimationFrame(() => void api.uiReady()));
 }

@@ -24,3 +24,8 @@ pub fn minutes_until(text: &str) -> Option<i64> {
     let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
     Some((at - OffsetDateTime::now_utc()).whole_minutes())
 }
+
+/// Whether an RFC 3339 time has passed (false when it does not parse).
+pub fn has_passed(text: &str) -> bool {
+    OffsetDateTime::parse(text, &Rfc3339).is_ok_and(|at| at <= OffsetDateTime::now_utc())
+}

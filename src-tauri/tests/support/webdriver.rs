@@ -208,7 +208,19 @@ impl Driver {
 
     /// Saves a PNG of the window as `<name>.png` in the screenshot folder.
     pub async fn screenshot(&self, name: &str) {
+        // With software painting, WebKitWebDriver's screenshot waits for the
+        // next frame, and a still page never paints one: flicker one nearly
+        // transparent pixel while the screenshot is taken so frames keep coming.
+        self.script(
+            "const p = document.createElement('div'); p.id = 'screenshot-nudge';
+             p.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;background:#000;opacity:0.01';
+             document.body.append(p);
+             window.screenshotNudge = setInterval(() => { p.style.opacity = p.style.opacity === '0.01' ? '0.02' : '0.01'; }, 40);",
+        )
+        .await;
         let shot = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        self.script("clearInterval(window.screenshotNudge); document.getElementById('screenshot-nudge').remove();")
+            .await;
         if let Some(data) = shot.as_str() {
             if let Ok(png) = base64::engine::general_purpose::STANDARD.decode(data) {
                 let _ = std::fs::write(self.shots.join(format!("{name}.png")), png);

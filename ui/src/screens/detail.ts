@@ -39,6 +39,7 @@ export class DetailPane {
 
   async show(hash: string) {
     this.requested = hash;
+    this.root.dataset.actionHash = hash;
     if (this.current?.action_hash !== hash) this.placeholder("Verifying…");
     try {
       const detail = await api.item(hash);

@@ -148,6 +148,14 @@ export class QueueScreen {
     );
   }
 
+  /// Opens an item from outside the list (a notification, a deep link),
+  /// scrolled into view when it is listed.
+  reveal(hash: string) {
+    const index = this.visible.findIndex((r) => r.action_hash === hash);
+    if (index >= 0) this.list.scrollTop = Math.max(0, index * ROW_HEIGHT - this.list.clientHeight / 2);
+    this.open(hash);
+  }
+
   private open(hash: string) {
     this.selected = hash;
     this.paint();

@@ -18,6 +18,8 @@ export async function renderSettings(into: HTMLElement, status: Status, changed:
   const interval = h("input", { type: "number", min: 2, max: 3600, value: settings.poll_interval_secs, class: "narrow-input", "data-testid": "poll-interval" });
   const enabled = h("input", { type: "checkbox", checked: settings.notifications.enabled });
   const threshold = h("input", { type: "number", min: 0, step: "any", value: settings.notifications.payment_threshold, class: "narrow-input" });
+  const background = h("input", { type: "checkbox", checked: settings.run_in_background, "data-testid": "run-in-background" });
+  const atLogin = h("input", { type: "checkbox", checked: settings.start_at_login, "data-testid": "start-at-login" });
   const rank = (v: string) => (VERB_ORDER.indexOf(v) + 100) % 100;
   const verbs = Object.keys(settings.notifications.approve_from_notification).sort((a, b) => rank(a) - rank(b));
   const perVerb = verbs.map((verb) => ({ verb, box: h("input", { type: "checkbox", checked: settings.notifications.approve_from_notification[verb] }) }));
@@ -32,6 +34,8 @@ export async function renderSettings(into: HTMLElement, status: Status, changed:
         approve_from_notification: Object.fromEntries(perVerb.map(({ verb, box }) => [verb, box.checked])),
         payment_threshold: Number(threshold.value),
       },
+      run_in_background: background.checked,
+      start_at_login: atLogin.checked,
       demo: settings.demo,
     };
     try {
@@ -59,6 +63,11 @@ export async function renderSettings(into: HTMLElement, status: Status, changed:
         h("p", { class: "muted small" }, "Allow approving straight from a notification for:"),
         h("div", { class: "verb-grid" }, perVerb.map(({ verb, box }) => h("label", { class: "inline" }, box, verbLabel(verb)))),
         h("label", { class: "inline" }, "Payments above ", threshold, " always need the app opened"),
+      ),
+      h("section", { class: "card" },
+        h("h2", {}, "Running in the background"),
+        h("label", { class: "inline" }, background, "Keep running in the tray when the window is closed (notifications keep coming)"),
+        h("label", { class: "inline" }, atLogin, "Start in the background when I log in"),
       ),
       h("div", { class: "save-row" }, save),
       h("section", { class: "card" },

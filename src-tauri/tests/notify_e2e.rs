@@ -1,0 +1,319 @@
+//! Deciding from a desktop notification, against a real notification daemon
+//! (dunst) on the test's private D-Bus session, a real control plane, the
+//! vendor SDK as operator and the real app: the notification's summary, body
+//! and buttons; Approve pressed in dunst → journalled, submitted, and
+//! `heso.finalize_l1` gives Valid at L1; Reject likewise; a large payment
+//! offers no Approve; a notification is withdrawn when its approval is
+//! decided elsewhere; no approval is notified twice; a burst folds into one.
+
+#[path = "support/notifications.rs"]
+mod notifications;
+#[path = "../../crates/control-plane/tests/support/mod.rs"]
+mod plane;
+
+use heso_approver::device_key::Keychain;
+use heso_approver::journal::{Journal, SubmitState};
+use heso_approver::workflow::Approver;
+use heso_control_plane::store::Store;
+use heso_interop_tests::oracle::Oracle;
+use heso_receipt::Decision;
+use notifications::NotificationDaemon;
+use plane::{Plane, ORG};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// One notification daemon at a time: the tests share the session bus.
+static ONE_DAEMON: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+struct World {
+    sdk: Oracle,
+    plane: Plane,
+    home: tempfile::TempDir,
+    app: Child,
+    daemon: NotificationDaemon,
+    _project: tempfile::TempDir,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = self.app.kill();
+        let _ = self.app.wait();
+    }
+}
+
+impl World {
+    /// dunst, a control plane whose operator is the vendor SDK, this device
+    /// enrolled with it, and the app running.
+    async fn start() -> World {
+        let daemon = NotificationDaemon::start();
+        let project = tempfile::tempdir().unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let mut sdk = Oracle::sdk_operator();
+        let operator_key = tokio::task::block_in_place(|| {
+            sdk.must(json!({"op": "init", "dir": project.path()}))["operator_public_key"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        });
+        let store = Store::open(&home.path().join("control-plane.db")).unwrap();
+        let unused_operator = heso_receipt::SigningKey::from_bytes(&[11; 32]);
+        let plane = Plane::start_on(store, unused_operator, &operator_key).await;
+        tokio::task::block_in_place(|| {
+            sdk.must(json!({"op": "configure", "endpoint": plane.url, "api_key": plane.api_key}))
+        });
+        let approver_home = home.path().join("approver");
+        heso_approver::enrol::enrol(
+            &approver_home,
+            Keychain::Os,
+            &plane.url,
+            &plane.enrolment_code("desktop"),
+            "desktop",
+        )
+        .await
+        .expect("enrolment");
+        let log = std::fs::File::create(home.path().join("app.log")).unwrap();
+        let app = Command::new(env!("CARGO_BIN_EXE_heso-approver-app"))
+            .env("HESO_APPROVER_HOME", &approver_home)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        World {
+            sdk,
+            plane,
+            home,
+            app,
+            daemon,
+            _project: project,
+        }
+    }
+
+    fn approver_home(&self) -> PathBuf {
+        self.home.path().join("approver")
+    }
+
+    fn ask(&mut self, request: Value) -> Value {
+        tokio::task::block_in_place(|| self.sdk.must(request))
+    }
+
+    /// The SDK suspends a payment and opens its approval; its action hash.
+    fn pay(&mut self, amount: u64, payee: &str) -> String {
+        let answer = self.ask(json!({"op": "suspend", "verb": "payment",
+            "tool_name": "stripe.transfers.create", "target_host": "api.stripe.com",
+            "fields": {"amount": amount, "currency": "USD", "payee": payee}}));
+        answer["receipt"]["content"]["action_hash"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    fn journalled(&self, hash: &str) -> heso_approver::journal::JournalEntry {
+        Journal::open(&self.approver_home().join("journal.db"))
+            .unwrap()
+            .get(hash)
+            .unwrap()
+            .unwrap_or_else(|| panic!("no journal entry for {hash}; app log:\n{}", self.app_log()))
+    }
+
+    fn app_log(&self) -> String {
+        std::fs::read_to_string(self.home.path().join("app.log")).unwrap_or_default()
+    }
+
+    /// `finalize_l1` through the SDK, then the vendor verifier on the L1.
+    fn finalized_verdict(&mut self, hash: &str) -> Value {
+        self.ask(json!({"op": "finalize", "action_hash": hash}));
+        let store = self.plane.state().store();
+        let org = store.org_by_name(ORG).unwrap().unwrap().id;
+        let suspended = store.receipt(org, hash).unwrap().unwrap();
+        let l1_hash = suspended.superseded_by.expect("the L1 supersedes the L0");
+        let text = store.receipt(org, &l1_hash).unwrap().unwrap().text;
+        let receipt: Value = serde_json::from_str(&text).unwrap();
+        self.ask(json!({"op": "verify", "receipt": receipt}))["verdict"].clone()
+    }
+}
+
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn count(daemon: &NotificationDaemon, summary: &str) -> usize {
+    daemon
+        .notifies()
+        .iter()
+        .filter(|n| n.summary == summary)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_and_reject_from_a_notification() {
+    let _daemon = ONE_DAEMON.lock().await;
+    let mut world = World::start().await;
+
+    // A payment: the question, the rule's sentence, and the buttons.
+    let paid = world.pay(4200, "Globex LLC");
+    let question = "Approve payment of 4,200 USD to Globex LLC?";
+    let shown = world.daemon.wait_for(question).await;
+    assert!(
+        shown.body.contains("require"),
+        "the rule's sentence: {shown:?}"
+    );
+    assert_eq!(
+        shown.action_keys(),
+        ["approve", "reject", "open", "default"]
+    );
+    assert_eq!(
+        shown.actions.iter().skip(1).step_by(2).collect::<Vec<_>>(),
+        ["Approve", "Reject", "Open", "Open"]
+    );
+
+    // Approve, pressed in dunst: journalled, submitted, confirmed, and the
+    // operator's final receipt is Valid at L1.
+    world.daemon.press(question, "approve");
+    world
+        .daemon
+        .wait_for("Approved: Pay 4200 USD to Globex LLC")
+        .await;
+    let entry = world.journalled(&paid);
+    assert_eq!(entry.decision, "approved");
+    assert_eq!(entry.state, SubmitState::Confirmed);
+    assert_eq!(
+        world.ask(json!({"op": "poll", "action_hash": paid}))["status"],
+        "approved"
+    );
+    let verdict = world.finalized_verdict(&paid);
+    assert_eq!(verdict["kind"], "Valid", "{verdict}");
+    assert_eq!(verdict["trust_level"], "L1", "{verdict}");
+
+    // Reject, pressed in dunst.
+    let refused = world.pay(1500, "Initech");
+    let question = "Approve payment of 1,500 USD to Initech?";
+    world.daemon.wait_for(question).await;
+    world.daemon.press(question, "reject");
+    world
+        .daemon
+        .wait_for("Rejected: Pay 1500 USD to Initech")
+        .await;
+    let entry = world.journalled(&refused);
+    assert_eq!(entry.decision, "rejected");
+    assert_eq!(entry.state, SubmitState::Confirmed);
+    assert_eq!(
+        world.ask(json!({"op": "poll", "action_hash": refused}))["status"],
+        "rejected"
+    );
+
+    // Above the amount set in the settings (10,000): no Approve button.
+    world.pay(25_000, "Hooli");
+    let large = world
+        .daemon
+        .wait_for("Approve payment of 25,000 USD to Hooli?")
+        .await;
+    assert_eq!(large.action_keys(), ["reject", "open", "default"]);
+    assert!(large.body.ends_with("Payments above 10,000 need the app."));
+
+    // Decided elsewhere (here: the same device through the library, as
+    // another window would): the notification is withdrawn.
+    let elsewhere = world.pay(2000, "Umbrella");
+    world
+        .daemon
+        .wait_for("Approve payment of 2,000 USD to Umbrella?")
+        .await;
+    let closes = world.daemon.closes();
+    let approver = Approver::open(&world.approver_home(), Keychain::Os).unwrap();
+    approver
+        .decide(&elsewhere, Decision::Rejected, "")
+        .await
+        .unwrap();
+    let daemon = &world.daemon;
+    eventually("the notification to be withdrawn", || {
+        daemon.closes() > closes
+    })
+    .await;
+    assert!(!world.app_log().contains("panicked"), "{}", world.app_log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_approval_twice_and_a_burst_folds_into_one() {
+    let _daemon = ONE_DAEMON.lock().await;
+    let mut world = World::start().await;
+
+    world.pay(1200, "Acme Corp");
+    let first = "Approve payment of 1,200 USD to Acme Corp?";
+    world.daemon.wait_for(first).await;
+    // The queue changes again (a second approval); the first is not repeated.
+    world.pay(1300, "Acme Corp");
+    world
+        .daemon
+        .wait_for("Approve payment of 1,300 USD to Acme Corp?")
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(count(&world.daemon, first), 1);
+
+    // Five more at once: with two on screen, all fold into one.
+    for i in 0..5 {
+        world.pay(2000 + i, "Burst Ltd");
+    }
+    world.daemon.wait_for("7 approvals waiting").await;
+    let daemon = &world.daemon;
+    eventually("one notification on screen", || {
+        daemon.displayed() == Some(1)
+    })
+    .await;
+    let individual = world
+        .daemon
+        .notifies()
+        .iter()
+        .filter(|n| n.summary.starts_with("Approve payment"))
+        .count();
+    assert!(
+        individual <= 3,
+        "at most three before folding, saw {individual}"
+    );
+    for n in world.daemon.notifies() {
+        if n.summary.starts_with("Approve payment") {
+            assert_eq!(count(&world.daemon, &n.summary), 1, "{} twice", n.summary);
+        }
+    }
+}
+
+#[test]
+fn dbus_monitor_output_is_read_back() {
+    let log = r#"method call time=1.5 sender=:1.9 -> destination=org.freedesktop.Notifications serial=4 path=/org/freedesktop/Notifications; interface=org.freedesktop.Notifications; member=Notify
+   string "HESO Approver"
+   uint32 0
+   string ""
+   string "Approve payment of 4,200 USD to Globex LLC?"
+   string "When any agent pays
+Payments above 10,000 need the app."
+   array [
+      string "reject"
+      string "Reject"
+   ]
+   array [
+      dict entry(
+         string "desktop-entry"
+         variant             string "heso-approver-app"
+      )
+   ]
+   int32 0
+"#;
+    let found = notifications::parse_notifies(log);
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        found[0].summary,
+        "Approve payment of 4,200 USD to Globex LLC?"
+    );
+    assert_eq!(
+        found[0].body,
+        "When any agent pays\nPayments above 10,000 need the app."
+    );
+    assert_eq!(found[0].actions, ["reject", "Reject"]);
+}
