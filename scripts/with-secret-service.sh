@@ -13,4 +13,7 @@ mkdir -m 700 "$scratch/run"
 export XDG_RUNTIME_DIR="$scratch/run" XDG_DATA_HOME="$scratch/data"
 eval "$(printf 'test-only-password' | gnome-keyring-daemon --unlock --components=secrets)"
 export GNOME_KEYRING_CONTROL
+# Tests that start their own desktop services (a notification daemon) only
+# do so on a session marked as this throwaway one.
+export HESO_TEST_PRIVATE_SESSION=1
 "$@"

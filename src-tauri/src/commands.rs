@@ -335,6 +335,7 @@ pub async fn save_settings(
     if watch_changed && inner.session.is_some() {
         open_session(&app, &state, &mut inner).await;
     }
+    crate::notify::changed(&app);
     Ok(settings)
 }
 
@@ -351,9 +352,11 @@ fn start_at_login(app: &AppHandle, on: bool) -> Answer<()> {
 
 /// Deletes the device key from the keychain and forgets the enrolment.
 #[tauri::command]
-pub async fn remove_device(state: State<'_, AppState>) -> Answer<Status> {
+pub async fn remove_device(app: AppHandle, state: State<'_, AppState>) -> Answer<Status> {
     let mut inner = state.inner.lock().await;
     inner.session = None;
+    // Its notifications go with it, whatever comes next.
+    crate::notify::changed(&app);
     remove(&state.home, Keychain::Os).map_err(|e| e.to_string())?;
     inner.demo = None;
     inner.open_error = None;
@@ -364,10 +367,19 @@ pub async fn remove_device(state: State<'_, AppState>) -> Answer<Status> {
 
 /// The window painted for the first time: logged for the cold-start figure.
 #[tauri::command]
-pub async fn ui_ready(state: State<'_, AppState>) -> Answer<()> {
+pub async fn ui_ready(app: AppHandle, state: State<'_, AppState>) -> Answer<()> {
     eprintln!(
         "heso-approver-app: first paint {} ms after start",
         state.started.elapsed().as_millis()
     );
+    // Started by a heso:// link: the window can open it now that it listens.
+    let link = state
+        .launch_link
+        .lock()
+        .map(|mut l| l.take())
+        .unwrap_or_default();
+    if let Some(link) = link {
+        crate::window::open_link(&app, &link);
+    }
     Ok(())
 }

@@ -2,16 +2,34 @@
 //! notification: `Approver::decide` (verification, journal, then submit),
 //! answered with a sentence for the person.
 
-use heso_approver::workflow::{Approver, Outcome};
+use heso_approver::workflow::{Approver, Outcome as Delivery};
 use heso_receipt::Decision;
 use serde::Serialize;
 use tokio::sync::Mutex;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Recorded by the control plane.
+    Confirmed,
+    /// Journalled, to be sent when the control plane is back.
+    Queued,
+    /// The control plane refused it for good.
+    Refused,
+}
+
 #[derive(Debug, Serialize)]
 pub struct DecisionResult {
-    /// `confirmed`, `queued` (journalled, to be sent) or `refused`.
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     pub message: String,
+}
+
+/// "Approved" / "Rejected".
+pub fn past_tense(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Approved => "Approved",
+        _ => "Rejected",
+    }
 }
 
 pub async fn decide(
@@ -21,27 +39,24 @@ pub async fn decide(
     reason: &str,
 ) -> Result<DecisionResult, String> {
     let approver = approver.lock().await;
-    let verb = match decision {
-        Decision::Approved => "Approved",
-        _ => "Rejected",
-    };
+    let verb = past_tense(decision);
     match approver
         .decide(action_hash, decision, reason)
         .await
         .map_err(|e| e.to_string())?
     {
-        Outcome::Confirmed => Ok(DecisionResult {
-            outcome: "confirmed",
+        Delivery::Confirmed => Ok(DecisionResult {
+            outcome: Outcome::Confirmed,
             message: format!("{verb}: signed and recorded by the control plane."),
         }),
-        Outcome::Queued(why) => Ok(DecisionResult {
-            outcome: "queued",
+        Delivery::Queued(why) => Ok(DecisionResult {
+            outcome: Outcome::Queued,
             message: format!(
                 "{verb}: signed and kept in the journal; it is sent when the control plane is back ({why})."
             ),
         }),
-        Outcome::Refused(why) => Ok(DecisionResult {
-            outcome: "refused",
+        Delivery::Refused(why) => Ok(DecisionResult {
+            outcome: Outcome::Refused,
             message: format!("The control plane refused the decision: {why}"),
         }),
     }

@@ -7,12 +7,17 @@ pub const SCHEME: &str = "heso";
 /// The action hash a link points at, or why it is not one the app opens.
 pub fn approval_hash(link: &str) -> Result<String, String> {
     let url = url::Url::parse(link).map_err(|e| format!("`{link}` is not a link: {e}"))?;
-    if url.scheme() != SCHEME || url.host_str() != Some("approval") {
+    let plain_host = url.username().is_empty() && url.password().is_none() && url.port().is_none();
+    if url.scheme() != SCHEME || url.host_str() != Some("approval") || !plain_host {
         return Err(format!(
             "`{link}` is not a heso://approval/<action hash> link"
         ));
     }
-    let hash = url.path().trim_start_matches('/').trim_end_matches('/');
+    let path = url.path();
+    let hash = path
+        .strip_prefix('/')
+        .map(|p| p.strip_suffix('/').unwrap_or(p))
+        .unwrap_or_default();
     if !is_lower_hex_64(hash) || url.query().is_some() || url.fragment().is_some() {
         return Err(format!(
             "`{link}` does not name an action hash (64 lowercase hex characters)"
@@ -47,6 +52,10 @@ mod tests {
             format!("heso://audit/{hash}"),
             format!("heso://approval/{}", hash.to_uppercase()),
             format!("heso://approval/{hash}?approve=1"),
+            format!("heso://user:pw@approval/{hash}"),
+            format!("heso://approval:99/{hash}"),
+            format!("heso://approval//{hash}"),
+            format!("heso://approval/{hash}//"),
             "heso://approval/".to_owned(),
             "not a link".to_owned(),
         ] {

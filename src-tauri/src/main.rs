@@ -19,22 +19,12 @@ use settings::Settings;
 use state::{AppState, Inner};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use tauri::{AppHandle, Manager, WindowEvent};
+use tauri::{Manager, WindowEvent};
 use tauri_plugin_deep_link::DeepLinkExt;
 use tokio::sync::Mutex;
 
 /// Started at login: stay in the tray until asked for.
 const BACKGROUND_ARG: &str = "--background";
-
-fn open_link(app: &AppHandle, link: &str) {
-    match links::approval_hash(link) {
-        Ok(hash) => window::reveal(app, Some(&hash)),
-        Err(e) => {
-            eprintln!("heso-approver-app: {e}");
-            window::reveal(app, None);
-        }
-    }
-}
 
 fn main() {
     let started = Instant::now();
@@ -52,14 +42,16 @@ fn main() {
     let demo_by_default = args.iter().any(|a| a == "--demo");
     let in_background = args.iter().any(|a| a == BACKGROUND_ARG);
     let keep_running = AtomicBool::new(settings.run_in_background);
+    let launch_link = links::in_args(args.iter().map(String::as_str)).map(str::to_owned);
     tauri::Builder::default()
         // First: a second launch hands its arguments (a link, say) to this one and exits.
-        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
-            let links = links::in_args(argv.iter().map(String::as_str));
-            if links.is_none() && !argv.iter().any(|a| a == BACKGROUND_ARG) {
-                window::reveal(app, None);
-            }
-        }))
+        .plugin(tauri_plugin_single_instance::init(
+            |app, argv, _cwd| match links::in_args(argv.iter().map(String::as_str)) {
+                Some(link) => window::open_link(app, link),
+                None if argv.iter().any(|a| a == BACKGROUND_ARG) => {}
+                None => window::reveal(app, None),
+            },
+        ))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(
             tauri_plugin_autostart::Builder::new()
@@ -74,6 +66,7 @@ fn main() {
                 ..Inner::default()
             }),
             keep_running,
+            launch_link: std::sync::Mutex::new(launch_link),
         })
         .setup(move |app| {
             let handle = app.handle().clone();
@@ -81,15 +74,20 @@ fn main() {
                 eprintln!("heso-approver-app: no tray icon: {e}");
             }
             app.manage(notify::start(&handle));
+            // Links the platform delivers as events (macOS); on Linux and
+            // Windows they come as arguments: at launch, or to the running
+            // instance through the single-instance callback above.
             let links_handle = handle.clone();
             app.deep_link().on_open_url(move |event| {
                 for url in event.urls() {
-                    open_link(&links_handle, url.as_str());
+                    window::open_link(&links_handle, url.as_str());
                 }
             });
-            if in_background {
+            // The window is created hidden: started at login it stays in the
+            // tray until asked for, without a flash.
+            if !in_background {
                 if let Some(window) = app.get_webview_window(window::MAIN) {
-                    let _ = window.hide();
+                    let _ = window.show();
                 }
             }
             // Open the session before the window asks for its status.

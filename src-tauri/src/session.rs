@@ -1,7 +1,6 @@
 //! An open session: the enrolled approver, the background queue watcher and
 //! the task that tells the window of each new queue state (`queue-changed`).
 
-use crate::notify::Notifier;
 use crate::settings::Settings;
 use heso_approver::device_key::Keychain;
 use heso_approver::watch::{watch_queue, QueueState, WatchConfig};
@@ -10,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tauri::async_runtime::JoinHandle;
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Emitter};
 use tokio::sync::{watch, Mutex};
 
 pub struct Session {
@@ -70,9 +69,7 @@ async fn forward(app: AppHandle, mut queue: watch::Receiver<QueueState>) {
         let pending = queue.borrow_and_update().pending_total;
         let _ = app.emit("queue-changed", ());
         crate::tray::show_pending(&app, pending);
-        if let Some(notifier) = app.try_state::<Notifier>() {
-            notifier.queue_changed();
-        }
+        crate::notify::changed(&app);
     }
 }
 

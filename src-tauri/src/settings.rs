@@ -24,7 +24,8 @@ pub struct Settings {
 #[serde(default, deny_unknown_fields)]
 pub struct NotificationSettings {
     pub enabled: bool,
-    /// Per verb: may it be approved straight from a notification.
+    /// Per verb: may it be approved straight from a notification (off by
+    /// default for deletes, data exports and kinds the app does not know).
     pub approve_from_notification: BTreeMap<String, bool>,
     /// Payments above this amount always need the app opened.
     pub payment_threshold: f64,
@@ -57,7 +58,12 @@ impl Default for NotificationSettings {
             enabled: true,
             approve_from_notification: verbs
                 .iter()
-                .map(|v| (v.to_string(), *v != "delete" && *v != "data_export"))
+                .map(|v| {
+                    (
+                        v.to_string(),
+                        !matches!(*v, "delete" | "data_export" | "other"),
+                    )
+                })
                 .collect(),
             payment_threshold: 10_000.0,
         }

@@ -16,6 +16,8 @@ pub struct AppState {
     pub inner: Mutex<Inner>,
     /// `Settings::run_in_background`, readable from the window's close handler.
     pub keep_running: AtomicBool,
+    /// A `heso://` link the app was started with, opened once the window is up.
+    pub launch_link: std::sync::Mutex<Option<String>>,
 }
 
 #[derive(Default)]

@@ -14,3 +14,15 @@ pub fn reveal(app: &AppHandle, action_hash: Option<&str>) {
     }
     let _ = app.emit("open-item", action_hash);
 }
+
+/// Opens a `heso://approval/<hash>` link; anything else only brings the
+/// window forward (and says why on stderr).
+pub fn open_link(app: &AppHandle, link: &str) {
+    match crate::links::approval_hash(link) {
+        Ok(hash) => reveal(app, Some(&hash)),
+        Err(e) => {
+            eprintln!("heso-approver-app: {e}");
+            reveal(app, None);
+        }
+    }
+}

@@ -168,7 +168,13 @@ async fn approve_and_reject_from_a_notification() {
     );
     assert_eq!(
         shown.action_keys(),
-        ["approve", "reject", "open", "default"]
+        // Each button names the approval it was shown for.
+        [
+            format!("approve:{paid}"),
+            format!("reject:{paid}"),
+            format!("open:{paid}"),
+            "default".into()
+        ]
     );
     assert_eq!(
         shown.actions.iter().skip(1).step_by(2).collect::<Vec<_>>(),
@@ -177,10 +183,10 @@ async fn approve_and_reject_from_a_notification() {
 
     // Approve, pressed in dunst: journalled, submitted, confirmed, and the
     // operator's final receipt is Valid at L1.
-    world.daemon.press(question, "approve");
+    world.daemon.press(question, &format!("approve:{paid}"));
     world
         .daemon
-        .wait_for("Approved: Pay 4200 USD to Globex LLC")
+        .wait_for("Approved: payment of 4,200 USD to Globex LLC")
         .await;
     let entry = world.journalled(&paid);
     assert_eq!(entry.decision, "approved");
@@ -197,10 +203,10 @@ async fn approve_and_reject_from_a_notification() {
     let refused = world.pay(1500, "Initech");
     let question = "Approve payment of 1,500 USD to Initech?";
     world.daemon.wait_for(question).await;
-    world.daemon.press(question, "reject");
+    world.daemon.press(question, &format!("reject:{refused}"));
     world
         .daemon
-        .wait_for("Rejected: Pay 1500 USD to Initech")
+        .wait_for("Rejected: payment of 1,500 USD to Initech")
         .await;
     let entry = world.journalled(&refused);
     assert_eq!(entry.decision, "rejected");
@@ -211,13 +217,45 @@ async fn approve_and_reject_from_a_notification() {
     );
 
     // Above the amount set in the settings (10,000): no Approve button.
-    world.pay(25_000, "Hooli");
+    let hooli = world.pay(25_000, "Hooli");
     let large = world
         .daemon
         .wait_for("Approve payment of 25,000 USD to Hooli?")
         .await;
-    assert_eq!(large.action_keys(), ["reject", "open", "default"]);
+    assert_eq!(
+        large.action_keys(),
+        [
+            format!("reject:{hooli}"),
+            format!("open:{hooli}"),
+            "default".into()
+        ]
+    );
     assert!(large.body.ends_with("Payments above 10,000 need the app."));
+    // A forged press of the Approve it does not offer (any program on the
+    // session bus can send the signal): nothing is signed.
+    let id = large.id.expect("the server's id for it");
+    let forged = Command::new("dbus-send")
+        .args([
+            "--session",
+            "--type=signal",
+            "/org/freedesktop/Notifications",
+        ])
+        .arg("org.freedesktop.Notifications.ActionInvoked")
+        .arg(format!("uint32:{id}"))
+        .arg(format!("string:approve:{hooli}"))
+        .status()
+        .unwrap();
+    assert!(forged.success());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(Journal::open(&world.approver_home().join("journal.db"))
+        .unwrap()
+        .get(&hooli)
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        world.ask(json!({"op": "poll", "action_hash": hooli}))["status"],
+        "pending"
+    );
 
     // Decided elsewhere (here: the same device through the library, as
     // another window would): the notification is withdrawn.
@@ -237,6 +275,14 @@ async fn approve_and_reject_from_a_notification() {
         daemon.closes() > closes
     })
     .await;
+
+    // Markup in a value is sent escaped (dunst renders markup even in the
+    // summary), so it shows as the text it is instead of vanishing.
+    world.pay(1100, "<img src=x onerror=alert(1)>");
+    world
+        .daemon
+        .wait_for("Approve payment of 1,100 USD to &lt;img src=x onerror=alert(1)&gt;?")
+        .await;
     assert!(!world.app_log().contains("panicked"), "{}", world.app_log());
 }
 
@@ -304,9 +350,12 @@ Payments above 10,000 need the app."
       )
    ]
    int32 0
+method return time=1.6 sender=:1.2 -> destination=:1.9 serial=11 reply_serial=4
+   uint32 7
 "#;
     let found = notifications::parse_notifies(log);
     assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, Some(7));
     assert_eq!(
         found[0].summary,
         "Approve payment of 4,200 USD to Globex LLC?"

@@ -212,6 +212,15 @@ impl Approver {
             )));
         }
         let verified = verify_item(&self.profile, &item)?;
+        // Sign only the approval asked for: a control plane answering with
+        // another (validly signed) receipt must not get that one co-signed.
+        if verified.receipt.content.action_hash != action_hash {
+            return Err(Refusal::HashMismatch {
+                listed: action_hash.to_owned(),
+                actual: verified.receipt.content.action_hash.clone(),
+            }
+            .into());
+        }
         let entry = self.sign_decision(&verified, decision, reason)?;
         let entry = self.journal.record(&entry)?;
         // Fault injection for the crash test: die after the journal write,

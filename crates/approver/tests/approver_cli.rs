@@ -193,7 +193,14 @@ async fn tampered_items_are_refused_and_nothing_is_signed() {
     device.enroll(&plane);
 
     let stranger = SigningKey::from_bytes(&[77; 32]);
+    // A genuine receipt of another approval (say, a larger payment).
+    let other = plane.suspended(99_000);
     let cases: Vec<(&str, Tamper, &str)> = vec![
+        (
+            "another approval's receipt",
+            Box::new(move |_| serde_json::to_value(&other).unwrap()),
+            "listed it under action_hash",
+        ),
         (
             "changed content",
             Box::new(|r| {

@@ -32,12 +32,50 @@ pub struct Event {
 pub struct Desktop {
     shown: HashMap<Slot, Arc<NotificationHandle>>,
     events: UnboundedSender<Event>,
-    /// The server renders markup in bodies: escape text before sending.
-    body_markup: bool,
+    markup: Markup,
 }
 
-/// `<`, `>` and `&` as entities, for servers that read the body as markup:
-/// an action's text is shown, never interpreted.
+/// Which texts the server reads as markup, to escape them before sending.
+#[derive(Debug, Clone, Copy)]
+pub struct Markup {
+    body: bool,
+    /// Dunst reads summaries as markup too (against the specification):
+    /// unescaped, a payee like `<img ...>` would be swallowed, not shown.
+    summary: bool,
+}
+
+impl Markup {
+    /// Asks the server (a blocking D-Bus call).
+    fn of_server() -> Markup {
+        Markup {
+            body: notify_rust::get_capabilities()
+                .map(|caps| caps.iter().any(|c| c == "body-markup"))
+                .unwrap_or(true),
+            summary: notify_rust::get_server_information()
+                .map(|server| server.name == "dunst")
+                .unwrap_or(false),
+        }
+    }
+
+    fn summary(&self, text: &str) -> String {
+        if self.summary {
+            escape_markup(text)
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn body(&self, text: &str) -> String {
+        if self.body {
+            escape_markup(text)
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+/// `<`, `>` and `&` as entities, for servers that read text as markup: an
+/// action's text is shown, never interpreted.
 pub fn escape_markup(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -51,24 +89,34 @@ pub fn escape_markup(text: &str) -> String {
     out
 }
 
+/// A short confirmation with no buttons.
+pub async fn tell(markup: Markup, summary: &str, body: &str) {
+    let shown = Notification::new()
+        .appname(APP_NAME)
+        .summary(&markup.summary(summary))
+        .body(&markup.body(body))
+        .hint(Hint::DesktopEntry("heso-approver-app".into()))
+        .hint(Hint::Transient(true))
+        .timeout(Timeout::Milliseconds(FOLLOW_UP_MS))
+        .show_async()
+        .await;
+    if let Err(e) = shown {
+        eprintln!("heso-approver-app: cannot show a notification: {e}");
+    }
+}
+
 impl Desktop {
+    /// Asks the server what it renders: a blocking call, run it off the runtime.
     pub fn new(events: UnboundedSender<Event>) -> Desktop {
-        let body_markup = notify_rust::get_capabilities()
-            .map(|caps| caps.iter().any(|c| c == "body-markup"))
-            .unwrap_or(true);
         Desktop {
             shown: HashMap::new(),
             events,
-            body_markup,
+            markup: Markup::of_server(),
         }
     }
 
-    fn body(&self, text: &str) -> String {
-        if self.body_markup {
-            escape_markup(text)
-        } else {
-            text.to_owned()
-        }
+    pub fn markup(&self) -> Markup {
+        self.markup
     }
 
     /// Shows `notice` in `slot`, taking the place of what the slot showed.
@@ -76,8 +124,8 @@ impl Desktop {
         self.withdraw(&slot).await;
         let mut n = Notification::new();
         n.appname(APP_NAME)
-            .summary(&notice.summary)
-            .body(&self.body(&notice.body))
+            .summary(&self.markup.summary(&notice.summary))
+            .body(&self.markup.body(&notice.body))
             .hint(Hint::DesktopEntry("heso-approver-app".into()))
             .hint(Hint::Category("x-heso.approval".into()))
             // An approval waits for a person: it stays until decided or withdrawn.
@@ -119,22 +167,6 @@ impl Desktop {
                 true
             }
             _ => false,
-        }
-    }
-
-    /// A short confirmation with no buttons.
-    pub async fn tell(&self, summary: &str, body: &str) {
-        let shown = Notification::new()
-            .appname(APP_NAME)
-            .summary(summary)
-            .body(&self.body(body))
-            .hint(Hint::DesktopEntry("heso-approver-app".into()))
-            .hint(Hint::Transient(true))
-            .timeout(Timeout::Milliseconds(FOLLOW_UP_MS))
-            .show_async()
-            .await;
-        if let Err(e) = shown {
-            eprintln!("heso-approver-app: cannot show a notification: {e}");
         }
     }
 }

@@ -6,32 +6,38 @@ mod desktop;
 pub mod notice;
 mod planner;
 
-use crate::decision;
+use crate::decision::{self, Outcome};
+use crate::settings::NotificationSettings;
 use crate::state::AppState;
 use crate::window;
-use desktop::{Desktop, Event, Response};
-use heso_approver::clock::has_passed;
+use desktop::{tell, Desktop, Event, Markup, Response};
 use heso_approver::view::ItemView;
 use heso_approver::watch::QueueState;
 use heso_receipt::Decision;
-use notice::{notice, APPROVE, CLICK, OPEN, REJECT};
+use notice::{notice, parse_key, subject, APPROVE, CLICK, OPEN, REJECT};
 use planner::{Pending, Planner, Slot, Step};
 use std::sync::Arc;
 use tauri::{AppHandle, Manager};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-const EXPIRY_CHECK: std::time::Duration = std::time::Duration::from_secs(20);
-
-/// Tells the notifier that the queue changed. Lives as long as the app, so
-/// what was notified survives a session restart (new settings, re-enrolment).
+/// Tells the notifier that the queue or the settings changed. Lives as long
+/// as the app, so what was notified survives a session restart (new
+/// settings, re-enrolment).
 #[derive(Clone)]
 pub struct Notifier {
     nudge: UnboundedSender<()>,
 }
 
 impl Notifier {
-    pub fn queue_changed(&self) {
+    pub fn changed(&self) {
         let _ = self.nudge.send(());
+    }
+}
+
+/// Nudges the app's notifier, if it runs.
+pub fn changed(app: &AppHandle) {
+    if let Some(notifier) = app.try_state::<Notifier>() {
+        notifier.changed();
     }
 }
 
@@ -47,13 +53,8 @@ async fn run(app: AppHandle, mut nudges: UnboundedReceiver<()>) {
     let desktop = tokio::task::spawn_blocking(move || Desktop::new(events_tx)).await;
     let Ok(mut desktop) = desktop else { return };
     let mut planner = Planner::default();
-    // Approvals expire without the queue changing: look again now and then.
-    let mut expiry_check = tokio::time::interval(EXPIRY_CHECK);
     loop {
         tokio::select! {
-            _ = expiry_check.tick() => {
-                follow_queue(&app, &mut planner, &mut desktop).await;
-            }
             nudge = nudges.recv() => {
                 if nudge.is_none() { return; }
                 while nudges.try_recv().is_ok() {}
@@ -66,36 +67,33 @@ async fn run(app: AppHandle, mut nudges: UnboundedReceiver<()>) {
     }
 }
 
-/// The current verified queue and notification settings, if enrolled.
-async fn current(app: &AppHandle) -> Option<(QueueState, crate::settings::NotificationSettings)> {
+/// One look at the session: the verified queue, the notification settings
+/// and the approver; `None` when no device is enrolled.
+struct Snapshot {
+    queue: QueueState,
+    settings: NotificationSettings,
+    approver: Arc<tokio::sync::Mutex<heso_approver::workflow::Approver>>,
+}
+
+async fn snapshot(app: &AppHandle) -> Option<Snapshot> {
     let state = app.state::<AppState>();
     let inner = state.inner.lock().await;
     let session = inner.session.as_ref()?;
     let queue = session.queue.borrow().clone();
-    Some((queue, inner.settings.notifications.clone()))
+    Some(Snapshot {
+        queue,
+        settings: inner.settings.notifications.clone(),
+        approver: session.approver.clone(),
+    })
 }
 
-async fn follow_queue(app: &AppHandle, planner: &mut Planner, desktop: &mut Desktop) {
-    let Some((queue, settings)) = current(app).await else {
-        return;
-    };
-    if queue.refreshes == 0 {
-        return;
-    }
-    let pending: Vec<Pending> = queue
-        .entries
-        .iter()
-        .map(|e| Pending {
-            action_hash: &e.action_hash,
-            view: e.view.as_deref(),
-            expired: has_passed(&e.sla_deadline),
-        })
-        .collect();
-    for step in planner.update(&pending, &settings) {
+async fn carry_out(desktop: &mut Desktop, planner: &mut Planner, steps: Vec<Step>) {
+    for step in steps {
         match step {
             Step::Show(slot, notice) => {
-                if let Err(e) = desktop.show(slot, &notice).await {
+                if let Err(e) = desktop.show(slot.clone(), &notice).await {
                     eprintln!("heso-approver-app: cannot show a notification: {e}");
+                    planner.show_failed(&slot);
                 }
             }
             Step::Withdraw(slot) => desktop.withdraw(&slot).await,
@@ -103,79 +101,108 @@ async fn follow_queue(app: &AppHandle, planner: &mut Planner, desktop: &mut Desk
     }
 }
 
-/// The verified view of a pending approval, as the queue holds it now.
-async fn verified_view(app: &AppHandle, hash: &str) -> Option<Arc<ItemView>> {
-    let (queue, _) = current(app).await?;
-    queue
+async fn follow_queue(app: &AppHandle, planner: &mut Planner, desktop: &mut Desktop) {
+    let Some(now) = snapshot(app).await else {
+        let steps = planner.withdraw_all();
+        return carry_out(desktop, planner, steps).await;
+    };
+    if !now.settings.enabled {
+        let steps = planner.withdraw_all();
+        return carry_out(desktop, planner, steps).await;
+    }
+    if now.queue.refreshes == 0 {
+        return;
+    }
+    let pending: Vec<Pending> = now
+        .queue
         .entries
-        .into_iter()
-        .find(|e| e.action_hash == hash)
-        .and_then(|e| e.view)
+        .iter()
+        .map(|e| Pending {
+            action_hash: &e.action_hash,
+            view: e.view.as_deref(),
+        })
+        .collect();
+    let steps = planner.update(&pending, &now.settings);
+    carry_out(desktop, planner, steps).await;
 }
 
 async fn answer(app: &AppHandle, planner: &mut Planner, desktop: &mut Desktop, event: Event) {
-    if !desktop.forget(&event.slot, event.id) {
-        return; // An answer from a notification since replaced or withdrawn.
-    }
-    planner.closed(&event.slot);
-    let Response::Action(key) = event.response else {
+    let Response::Action(key) = &event.response else {
+        if desktop.forget(&event.slot, event.id) {
+            planner.closed(&event.slot);
+        }
         return;
     };
+    let (verb, named) = parse_key(key);
+    // A press counts only on the notification the slot shows now, and only
+    // for the approval that notification was shown for.
+    let current = desktop.forget(&event.slot, event.id);
     let hash = match &event.slot {
-        Slot::Item(hash) => hash.clone(),
-        Slot::Waiting => {
-            window::reveal(app, None);
+        Slot::Item(hash) if current && named.is_none_or(|n| n == hash) => hash.clone(),
+        Slot::Waiting if current => {
+            planner.closed(&event.slot);
+            return window::reveal(app, None);
+        }
+        _ => {
+            if verb == APPROVE || verb == REJECT {
+                let why = "That notification was out of date.";
+                tell(desktop.markup(), "Nothing was signed", why).await;
+            }
             return;
         }
     };
-    match key.as_str() {
-        APPROVE => decide(app, desktop, &hash, Decision::Approved).await,
-        REJECT => decide(app, desktop, &hash, Decision::Rejected).await,
-        OPEN | CLICK => window::reveal(app, Some(&hash)),
-        _ => {}
-    }
+    planner.closed(&event.slot);
+    // A decision may wait on the network: it runs on its own, so other
+    // notifications keep coming and going meanwhile.
+    let decision = match verb {
+        APPROVE => Decision::Approved,
+        REJECT => Decision::Rejected,
+        OPEN | CLICK => return window::reveal(app, Some(&hash)),
+        _ => return,
+    };
+    let (app, markup) = (app.clone(), desktop.markup());
+    tauri::async_runtime::spawn(async move { decide(&app, markup, &hash, decision).await });
 }
 
 /// Approve or reject from a notification: only an item still pending and
-/// verified, and approve only where the settings allow it now.
-async fn decide(app: &AppHandle, desktop: &Desktop, hash: &str, decision: Decision) {
-    let verb = if decision == Decision::Approved {
-        "Approved"
-    } else {
-        "Rejected"
-    };
-    let Some(view) = verified_view(app, hash).await else {
-        desktop
-            .tell("Nothing was signed", "This approval is no longer pending.")
-            .await;
+/// verified, and approve only where the settings allow it at this moment.
+/// `Approver::decide` then fetches and verifies it again and signs only a
+/// receipt with this very hash, so what is signed is what was shown.
+async fn decide(app: &AppHandle, markup: Markup, hash: &str, decision: Decision) {
+    let Some(now) = snapshot(app).await else {
         return;
     };
-    let Some((_, settings)) = current(app).await else {
+    let view: Option<Arc<ItemView>> = now
+        .queue
+        .entries
+        .iter()
+        .find(|e| e.action_hash == hash)
+        .and_then(|e| e.view.clone());
+    let Some(view) = view else {
+        tell(
+            markup,
+            "Nothing was signed",
+            "This approval is no longer pending.",
+        )
+        .await;
         return;
     };
-    if decision == Decision::Approved && !notice(&view, &settings).offers(APPROVE) {
-        // Settings changed since the notification was shown.
+    if decision == Decision::Approved && !notice(&view, &now.settings).offers(APPROVE) {
+        // The settings changed since the notification was shown.
         window::reveal(app, Some(hash));
         return;
     }
-    let approver = {
-        let state = app.state::<AppState>();
-        let inner = state.inner.lock().await;
-        match inner.session.as_ref() {
-            Some(session) => session.approver.clone(),
-            None => return,
+    let subject = subject(&view);
+    match decision::decide(&now.approver, hash, decision, "").await {
+        Ok(result) if result.outcome != Outcome::Refused => {
+            tell(
+                markup,
+                &format!("{}: {subject}", decision::past_tense(decision)),
+                &result.message,
+            )
+            .await
         }
-    };
-    match decision::decide(&approver, hash, decision, "").await {
-        Ok(result) if result.outcome != "refused" => {
-            desktop
-                .tell(
-                    &format!("{verb}: {}", notice::one_line(&view.summary)),
-                    &result.message,
-                )
-                .await
-        }
-        Ok(result) => desktop.tell("Not recorded", &result.message).await,
-        Err(e) => desktop.tell("Nothing was signed", &e).await,
+        Ok(result) => tell(markup, "Not recorded", &result.message).await,
+        Err(e) => tell(markup, "Could not complete the decision", &e).await,
     }
 }

@@ -4,58 +4,87 @@
 
 use crate::rows::display_value;
 use crate::settings::NotificationSettings;
-use heso_approver::view::ItemView;
+use heso_approver::view::{FieldView, ItemView};
 
-/// The action keys sent to the notification server.
+/// What a button does. An approval's buttons are sent as `<verb>:<action
+/// hash>`, so a press always names the approval it was shown for.
 pub const APPROVE: &str = "approve";
 pub const REJECT: &str = "reject";
 pub const OPEN: &str = "open";
 /// The server's key for a click on the notification itself.
 pub const CLICK: &str = "default";
 
+/// The longest a value from an action may run in a notification.
+const MAX_VALUE_CHARS: usize = 80;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
     pub summary: String,
     pub body: String,
     /// (key, label), in the order shown.
-    pub actions: Vec<(&'static str, &'static str)>,
+    pub actions: Vec<(String, &'static str)>,
 }
 
 impl Notice {
-    pub fn offers(&self, key: &str) -> bool {
-        self.actions.iter().any(|(k, _)| *k == key)
+    pub fn offers(&self, verb: &str) -> bool {
+        self.actions
+            .iter()
+            .any(|(key, _)| key.split(':').next() == Some(verb))
     }
 }
 
-fn field<'a>(view: &'a ItemView, names: &[&str]) -> Option<&'a heso_approver::view::FieldView> {
+/// The key of a button for one approval.
+pub fn action_key(verb: &str, action_hash: &str) -> String {
+    format!("{verb}:{action_hash}")
+}
+
+/// A pressed key as (verb, action hash); the click has no hash.
+pub fn parse_key(key: &str) -> (&str, Option<&str>) {
+    match key.split_once(':') {
+        Some((verb, hash)) => (verb, Some(hash)),
+        None => (key, None),
+    }
+}
+
+fn field<'a>(view: &'a ItemView, names: &[&str]) -> Option<&'a FieldView> {
     names
         .iter()
         .find_map(|n| view.fields.iter().find(|f| f.name == *n))
 }
 
+fn shown(f: &FieldView) -> String {
+    one_line(&display_value(&f.value, f.redacted))
+}
+
 fn plain(view: &ItemView, names: &[&str]) -> Option<String> {
-    field(view, names).map(|f| one_line(&display_value(&f.value, f.redacted)))
+    field(view, names).map(shown)
 }
 
-/// Bidirectional controls that can make text read in another order than it
-/// is signed (e.g. U+202E turns "CLL xebolG" into "Globex LLC").
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+/// Characters that break a line, are invisible, or reorder text (e.g. U+202E
+/// turns "CLL xebolG" into "Globex LLC"): control characters, line and
+/// paragraph separators, and the invisible format characters.
+fn is_deceptive(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}')
 }
 
-/// Text from an action as one honest line: line breaks, other control
-/// characters and bidirectional controls become U+FFFD, so a value can
-/// neither add lines of its own to a notification nor reorder what it shows.
+/// Text from an action as one honest, bounded line: deceptive characters
+/// become U+FFFD, so a value can neither add lines of its own to a
+/// notification nor hide or reorder what it shows; a long value is cut with
+/// a visible "…".
 pub fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() || is_bidi_control(c) {
-                '\u{FFFD}'
-            } else {
-                c
-            }
-        })
-        .collect()
+    let mut out: String = text
+        .chars()
+        .take(MAX_VALUE_CHARS)
+        .map(|c| if is_deceptive(c) { '\u{FFFD}' } else { c })
+        .collect();
+    if text.chars().nth(MAX_VALUE_CHARS).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// `4200` → `4,200`; `1234567.5` → `1,234,567.5`; anything not a plain
@@ -90,13 +119,15 @@ pub fn grouped(amount: &str) -> String {
     out
 }
 
-/// The payment amount as a number; `None` when redacted, missing or not numeric.
+/// The payment amount as a number; `None` when redacted, missing, not
+/// numeric or negative.
 pub fn payment_amount(view: &ItemView) -> Option<f64> {
     let f = field(view, &["amount", "amount_usd"])?;
     if f.redacted {
         return None;
     }
-    display_value(&f.value, false).parse::<f64>().ok()
+    let amount = display_value(&f.value, false).parse::<f64>().ok()?;
+    (amount.is_finite() && amount >= 0.0).then_some(amount)
 }
 
 fn verb_phrase(verb: &str) -> &str {
@@ -110,33 +141,34 @@ fn verb_phrase(verb: &str) -> &str {
     }
 }
 
-/// The question a person decides on.
-pub fn summary(view: &ItemView) -> String {
+/// What the approval is about, e.g. `payment of 4,200 USD to Globex LLC`.
+pub fn subject(view: &ItemView) -> String {
     if view.verb == "payment" {
         let amount = plain(view, &["amount", "amount_usd"])
             .map(|a| grouped(&a))
             .unwrap_or_else(|| "an amount".into());
-        let currency = plain(view, &["currency"]).unwrap_or_default();
         let payee = plain(view, &["payee", "recipient", "destination"])
             .unwrap_or_else(|| "an unnamed payee".into());
-        return format!("Approve payment of {amount} {currency} to {payee}?").replace("  ", " ");
+        return match plain(view, &["currency"]) {
+            Some(currency) => format!("payment of {amount} {currency} to {payee}"),
+            None => format!("payment of {amount} to {payee}"),
+        };
     }
     let key = view
         .fields
         .first()
-        .map(|f| {
-            format!(
-                ": {} {}",
-                one_line(&f.name),
-                plain(view, &[&f.name]).unwrap_or_default()
-            )
-        })
+        .map(|f| format!(": {} {}", one_line(&f.name), shown(f)))
         .unwrap_or_default();
     format!(
-        "Approve {} via {}{key}?",
+        "{} via {}{key}",
         verb_phrase(view.verb),
         one_line(&view.tool_name)
     )
+}
+
+/// The question a person decides on.
+pub fn summary(view: &ItemView) -> String {
+    format!("Approve {}?", subject(view))
 }
 
 /// Why approving from the notification is not offered, if it is not.
@@ -146,7 +178,7 @@ pub fn approve_withheld(view: &ItemView, settings: &NotificationSettings) -> Opt
         .get(view.verb)
         .copied()
         .unwrap_or(false);
-    if !allowed {
+    if !settings.enabled || !allowed {
         return Some("Approving this kind of action needs the app.".into());
     }
     if view.verb == "payment" {
@@ -169,17 +201,18 @@ pub fn approve_withheld(view: &ItemView, settings: &NotificationSettings) -> Opt
 pub fn notice(view: &ItemView, settings: &NotificationSettings) -> Notice {
     let withheld = approve_withheld(view, settings);
     let mut body = one_line(&view.rule_display);
+    let key = |verb| action_key(verb, &view.action_hash);
     let mut actions = Vec::with_capacity(4);
     match &withheld {
-        None => actions.push((APPROVE, "Approve")),
+        None => actions.push((key(APPROVE), "Approve")),
         Some(why) => {
             body.push('\n');
             body.push_str(why);
         }
     }
-    actions.push((REJECT, "Reject"));
-    actions.push((OPEN, "Open"));
-    actions.push((CLICK, "Open"));
+    actions.push((key(REJECT), "Reject"));
+    actions.push((key(OPEN), "Open"));
+    actions.push((CLICK.to_owned(), "Open"));
     Notice {
         summary: summary(view),
         body,
@@ -192,7 +225,7 @@ pub fn waiting(count: usize) -> Notice {
     Notice {
         summary: format!("{count} approvals waiting"),
         body: "Open HESO Approver to review them.".into(),
-        actions: vec![(OPEN, "Open"), (CLICK, "Open")],
+        actions: vec![(OPEN.to_owned(), "Open"), (CLICK.to_owned(), "Open")],
     }
 }
 
@@ -252,8 +285,19 @@ pub mod tests {
             n.body,
             "When any agent pays more than $1,000, require approval."
         );
-        let keys: Vec<_> = n.actions.iter().map(|(k, _)| *k).collect();
-        assert_eq!(keys, [APPROVE, REJECT, OPEN, CLICK]);
+        let hash = "ab".repeat(32);
+        let keys: Vec<_> = n.actions.iter().map(|(k, _)| k.clone()).collect();
+        assert_eq!(
+            keys,
+            [
+                format!("approve:{hash}"),
+                format!("reject:{hash}"),
+                format!("open:{hash}"),
+                "default".into()
+            ]
+        );
+        assert_eq!(parse_key(&keys[0]), ("approve", Some(hash.as_str())));
+        assert_eq!(parse_key("default"), ("default", None));
     }
 
     #[test]
@@ -294,6 +338,23 @@ pub mod tests {
         assert!(!notice(&tricky, &NotificationSettings::default())
             .body
             .contains('\n'));
+        assert_eq!(
+            one_line("a\u{2028}b\u{200B}c\u{FEFF}"),
+            "a\u{FFFD}b\u{FFFD}c\u{FFFD}"
+        );
+        let long = "x".repeat(200);
+        assert_eq!(one_line(&long), format!("{}…", "x".repeat(80)));
+    }
+
+    #[test]
+    fn negative_amounts_and_disabled_notifications_offer_no_approve() {
+        let settings = NotificationSettings::default();
+        assert!(!notice(&payment("-5"), &settings).offers(APPROVE));
+        let off = NotificationSettings {
+            enabled: false,
+            ..settings
+        };
+        assert!(!notice(&payment("5"), &off).offers(APPROVE));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! - one notification per approval, never a second one for the same approval;
 //! - at most `MOST_ON_SCREEN` at a time: beyond that they fold into one
 //!   "N approvals waiting";
-//! - an approval decided elsewhere, expired or refused loses its notification.
+//! - an approval no longer pending (decided elsewhere, expired, withdrawn) or
+//!   refused loses its notification.
 
 use super::notice::{notice, waiting, Notice};
 use crate::settings::NotificationSettings;
@@ -32,7 +33,6 @@ pub struct Pending<'a> {
     pub action_hash: &'a str,
     /// `None`: refused by verification, never offered.
     pub view: Option<&'a ItemView>,
-    pub expired: bool,
 }
 
 #[derive(Debug, Default)]
@@ -48,7 +48,7 @@ impl Planner {
     pub fn update(&mut self, pending: &[Pending], settings: &NotificationSettings) -> Vec<Step> {
         let live: HashSet<&str> = pending
             .iter()
-            .filter(|p| p.view.is_some() && !p.expired)
+            .filter(|p| p.view.is_some())
             .map(|p| p.action_hash)
             .collect();
         let mut steps = Vec::new();
@@ -66,6 +66,10 @@ impl Planner {
         let folded_before = self.folded.len();
         self.folded.retain(|h| live.contains(h.as_str()));
         let folded_changed = self.folded.len() != folded_before;
+
+        // Remember only what is still listed: a decided approval never returns.
+        let listed: HashSet<&str> = pending.iter().map(|p| p.action_hash).collect();
+        self.seen.retain(|h| listed.contains(h.as_str()));
 
         let fresh: Vec<&Pending> = pending
             .iter()
@@ -123,6 +127,37 @@ impl Planner {
         }
     }
 
+    /// The server could not show it: forget it was shown, so the next look
+    /// at the queue offers it again.
+    pub fn show_failed(&mut self, slot: &Slot) {
+        match slot {
+            Slot::Item(hash) => {
+                self.shown.remove(hash);
+                self.seen.remove(hash);
+            }
+            Slot::Waiting => {
+                for hash in std::mem::take(&mut self.folded) {
+                    self.seen.remove(&hash);
+                }
+                self.waiting_shown = false;
+            }
+        }
+    }
+
+    /// Notifications turned off, or no enrolled session: withdraw them all.
+    /// What was seen stays seen.
+    pub fn withdraw_all(&mut self) -> Vec<Step> {
+        let mut steps: Vec<Step> = std::mem::take(&mut self.shown)
+            .into_iter()
+            .map(|hash| Step::Withdraw(Slot::Item(hash)))
+            .collect();
+        self.folded.clear();
+        if std::mem::take(&mut self.waiting_shown) {
+            steps.push(Step::Withdraw(Slot::Waiting));
+        }
+        steps
+    }
+
     /// How many notifications for approvals are on screen now.
     #[cfg(test)]
     pub fn on_screen(&self) -> usize {
@@ -153,7 +188,6 @@ mod tests {
             .map(|v| Pending {
                 action_hash: &v.action_hash,
                 view: Some(v),
-                expired: false,
             })
             .collect()
     }
@@ -229,14 +263,13 @@ mod tests {
     }
 
     #[test]
-    fn decided_expired_and_refused_items_lose_their_notification() {
+    fn decided_and_refused_items_lose_their_notification() {
         let all = views(3);
         let settings = NotificationSettings::default();
         let mut planner = Planner::default();
         planner.update(&pending(&all), &settings);
         let mut now = pending(&all);
-        now[0].expired = true;
-        now[1].view = None;
+        now[0].view = None;
         now.pop();
         let steps = planner.update(&now, &settings);
         let mut withdrawn: Vec<_> = steps
@@ -249,13 +282,24 @@ mod tests {
         withdrawn.sort();
         assert_eq!(
             withdrawn,
-            [
-                all[0].action_hash.clone(),
-                all[1].action_hash.clone(),
-                all[2].action_hash.clone()
-            ]
+            [all[0].action_hash.clone(), all[2].action_hash.clone()]
+        );
+        assert_eq!(planner.on_screen(), 1);
+        assert_eq!(
+            planner.withdraw_all(),
+            [Step::Withdraw(Slot::Item(all[1].action_hash.clone()))]
         );
         assert_eq!(planner.on_screen(), 0);
+    }
+
+    #[test]
+    fn what_could_not_be_shown_is_offered_again() {
+        let all = views(1);
+        let settings = NotificationSettings::default();
+        let mut planner = Planner::default();
+        assert_eq!(shows(&planner.update(&pending(&all), &settings)).len(), 1);
+        planner.show_failed(&Slot::Item(all[0].action_hash.clone()));
+        assert_eq!(shows(&planner.update(&pending(&all), &settings)).len(), 1);
     }
 
     #[test]

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct Notify {
+    /// The id the server answered with.
+    pub id: Option<u32>,
     pub summary: String,
     pub body: String,
     /// Keys and labels, alternating, as sent.
@@ -15,8 +17,8 @@ pub struct Notify {
 }
 
 impl Notify {
-    pub fn action_keys(&self) -> Vec<&str> {
-        self.actions.iter().step_by(2).map(String::as_str).collect()
+    pub fn action_keys(&self) -> Vec<String> {
+        self.actions.iter().step_by(2).cloned().collect()
     }
 }
 
@@ -34,9 +36,11 @@ fn tool(name: &str) -> Command {
 
 impl NotificationDaemon {
     pub fn start() -> NotificationDaemon {
+        // These tests stop the session's notification daemon and start their
+        // own: never on a real desktop session.
         assert!(
-            std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
-            "needs a private D-Bus session: run under scripts/with-secret-service.sh (scripts/test.sh does)"
+            std::env::var_os("HESO_TEST_PRIVATE_SESSION").is_some(),
+            "needs a throwaway D-Bus session: run under scripts/with-secret-service.sh (scripts/test.sh does)"
         );
         stop_running_daemon();
         let dir = tempfile::tempdir().unwrap();
@@ -55,13 +59,25 @@ impl NotificationDaemon {
             .unwrap();
         let config = dir.path().join("dunstrc");
         std::fs::write(&config, format!("[global]\ndmenu = {}\n", pick.display())).unwrap();
-        let log = std::fs::File::create(dir.path().join("bus.log")).unwrap();
+        let log_path = dir.path().join("bus.log");
+        let log = std::fs::File::create(&log_path).unwrap();
         let monitor = tool("dbus-monitor")
-            .args(["--session", "interface='org.freedesktop.Notifications'"])
+            .args([
+                "--session",
+                "interface='org.freedesktop.Notifications'",
+                // Replies carry no interface: these give the ids Notify returns.
+                "type='method_return',sender='org.freedesktop.Notifications'",
+            ])
             .stdout(log)
             .stderr(Stdio::null())
             .spawn()
-            .expect("dbus-monitor (apt package dbus) is installed");
+            .expect("dbus-monitor (apt package dbus-bin) is installed");
+        // It prints its own NameAcquired once it listens.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0) == 0 {
+            assert!(Instant::now() < deadline, "dbus-monitor did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let dunst = tool("dunst")
             .arg("-config")
             .arg(&config)
@@ -84,6 +100,11 @@ impl NotificationDaemon {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+        assert_eq!(
+            owner_pid(DAEMON_NAME),
+            Some(daemon.dunst.id()),
+            "another notification daemon took the name"
+        );
         daemon
     }
 
@@ -174,6 +195,14 @@ fn name_has_owner(name: &str) -> bool {
     ask_bus("NameHasOwner", name).contains("boolean true")
 }
 
+fn owner_pid(name: &str) -> Option<u32> {
+    ask_bus("GetConnectionUnixProcessID", name)
+        .split_whitespace()
+        .skip_while(|w| *w != "uint32")
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+}
+
 /// An app run earlier on this bus may have had D-Bus start a notification
 /// daemon (service activation, with its default settings): stop it, so the
 /// one these tests configure can take the name.
@@ -181,13 +210,7 @@ fn stop_running_daemon() {
     if !name_has_owner(DAEMON_NAME) {
         return;
     }
-    let reply = ask_bus("GetConnectionUnixProcessID", DAEMON_NAME);
-    let pid = reply
-        .split_whitespace()
-        .skip_while(|w| *w != "uint32")
-        .nth(1)
-        .and_then(|p| p.parse::<u32>().ok())
-        .expect("the daemon's process id");
+    let pid = owner_pid(DAEMON_NAME).expect("the daemon's process id");
     let _ = tool("kill").arg(pid.to_string()).status();
     let deadline = Instant::now() + Duration::from_secs(10);
     while name_has_owner(DAEMON_NAME) {
@@ -227,6 +250,7 @@ pub fn parse_notifies(log: &str) -> Vec<Notify> {
         if !(line.starts_with("method call") && line.contains("member=Notify")) {
             continue;
         }
+        let call = (header_field(line, "sender"), header_field(line, "serial"));
         let mut top = Vec::new();
         let mut actions = Vec::new();
         while let Some(next) = lines.peek() {
@@ -251,6 +275,7 @@ pub fn parse_notifies(log: &str) -> Vec<Notify> {
         // app, icon, summary, body (the uint32 is not kept).
         if top.len() >= 4 {
             found.push(Notify {
+                id: reply_id(log, call),
                 summary: top[2].clone(),
                 body: top[3].clone(),
                 actions,
@@ -258,4 +283,24 @@ pub fn parse_notifies(log: &str) -> Vec<Notify> {
         }
     }
     found
+}
+
+/// `name=value` from a dbus-monitor header line.
+fn header_field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    line.split([' ', ';'])
+        .find_map(|part| part.strip_prefix(name)?.strip_prefix('='))
+}
+
+/// The `uint32` in the method return answering (sender, serial).
+fn reply_id(log: &str, (sender, serial): (Option<&str>, Option<&str>)) -> Option<u32> {
+    let mut lines = log.lines();
+    while let Some(line) = lines.next() {
+        if line.starts_with("method return")
+            && header_field(line, "destination") == sender
+            && header_field(line, "reply_serial") == serial
+        {
+            return lines.next()?.trim().strip_prefix("uint32 ")?.parse().ok();
+        }
+    }
+    None
 }
