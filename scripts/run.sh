@@ -20,7 +20,16 @@ fi
 command -v npm >/dev/null || { echo "HESO Approver needs Node.js 20+ and npm to build its window (apt install nodejs npm)." >&2; exit 69; }
 command -v cargo >/dev/null || { echo "HESO Approver needs Rust (https://rustup.rs)." >&2; exit 69; }
 
-(cd ui && npm ci --no-audit --no-fund --silent && npm run build --silent)
+# Rebuild the window's UI only when its sources changed: a fresh ui/dist makes
+# the app embed it again, which costs a release relink.
+ui_stale() {
+  [ ! -f ui/dist/index.html ] && return 0
+  [ -n "$(find ui/src ui/public ui/index.html ui/package.json ui/package-lock.json ui/vite.config.* ui/tsconfig.json \
+    -newer ui/dist/index.html 2>/dev/null | head -1)" ]
+}
+if ui_stale; then
+  (cd ui && npm ci --no-audit --no-fund --silent && npm run build --silent)
+fi
 cargo build --release --quiet -p heso-approver-app --features custom-protocol
 if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   echo "No display: run this from a desktop session (or under xvfb-run)." >&2
