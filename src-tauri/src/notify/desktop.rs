@@ -57,20 +57,22 @@ impl Markup {
         }
     }
 
-    fn summary(&self, text: &str) -> String {
-        if self.summary {
-            escape_markup(text)
-        } else {
-            text.to_owned()
-        }
-    }
-
-    fn body(&self, text: &str) -> String {
-        if self.body {
-            escape_markup(text)
-        } else {
-            text.to_owned()
-        }
+    /// A notification from this app with `summary` and `body`, escaped as
+    /// the server needs.
+    fn notification(&self, summary: &str, body: &str) -> Notification {
+        let escaped = |on: bool, text: &str| {
+            if on {
+                escape_markup(text)
+            } else {
+                text.to_owned()
+            }
+        };
+        let mut n = Notification::new();
+        n.appname(APP_NAME)
+            .summary(&escaped(self.summary, summary))
+            .body(&escaped(self.body, body))
+            .hint(Hint::DesktopEntry("heso-approver-app".into()));
+        n
     }
 }
 
@@ -91,11 +93,8 @@ pub fn escape_markup(text: &str) -> String {
 
 /// A short confirmation with no buttons.
 pub async fn tell(markup: Markup, summary: &str, body: &str) {
-    let shown = Notification::new()
-        .appname(APP_NAME)
-        .summary(&markup.summary(summary))
-        .body(&markup.body(body))
-        .hint(Hint::DesktopEntry("heso-approver-app".into()))
+    let shown = markup
+        .notification(summary, body)
         .hint(Hint::Transient(true))
         .timeout(Timeout::Milliseconds(FOLLOW_UP_MS))
         .show_async()
@@ -122,12 +121,8 @@ impl Desktop {
     /// Shows `notice` in `slot`, taking the place of what the slot showed.
     pub async fn show(&mut self, slot: Slot, notice: &Notice) -> Result<(), String> {
         self.withdraw(&slot).await;
-        let mut n = Notification::new();
-        n.appname(APP_NAME)
-            .summary(&self.markup.summary(&notice.summary))
-            .body(&self.markup.body(&notice.body))
-            .hint(Hint::DesktopEntry("heso-approver-app".into()))
-            .hint(Hint::Category("x-heso.approval".into()))
+        let mut n = self.markup.notification(&notice.summary, &notice.body);
+        n.hint(Hint::Category("x-heso.approval".into()))
             // An approval waits for a person: it stays until decided or withdrawn.
             .timeout(Timeout::Never);
         for (key, label) in &notice.actions {

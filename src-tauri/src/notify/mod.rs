@@ -19,6 +19,7 @@ use planner::{Pending, Planner, Slot, Step};
 use std::sync::Arc;
 use tauri::{AppHandle, Manager};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::watch;
 
 /// Tells the notifier that the queue or the settings changed. Lives as long
 /// as the app, so what was notified survives a session restart (new
@@ -67,10 +68,11 @@ async fn run(app: AppHandle, mut nudges: UnboundedReceiver<()>) {
     }
 }
 
-/// One look at the session: the verified queue, the notification settings
-/// and the approver; `None` when no device is enrolled.
+/// One look at the session: its verified queue (read in place, not copied:
+/// it may hold 20,000 entries), the notification settings and the approver;
+/// `None` when no device is enrolled.
 struct Snapshot {
-    queue: QueueState,
+    queue: watch::Receiver<QueueState>,
     settings: NotificationSettings,
     approver: Arc<tokio::sync::Mutex<heso_approver::workflow::Approver>>,
 }
@@ -79,9 +81,8 @@ async fn snapshot(app: &AppHandle) -> Option<Snapshot> {
     let state = app.state::<AppState>();
     let inner = state.inner.lock().await;
     let session = inner.session.as_ref()?;
-    let queue = session.queue.borrow().clone();
     Some(Snapshot {
-        queue,
+        queue: session.queue.clone(),
         settings: inner.settings.notifications.clone(),
         approver: session.approver.clone(),
     })
@@ -102,27 +103,26 @@ async fn carry_out(desktop: &mut Desktop, planner: &mut Planner, steps: Vec<Step
 }
 
 async fn follow_queue(app: &AppHandle, planner: &mut Planner, desktop: &mut Desktop) {
-    let Some(now) = snapshot(app).await else {
+    // Not enrolled, or notifications turned off: none stay up.
+    let Some(now) = snapshot(app).await.filter(|now| now.settings.enabled) else {
         let steps = planner.withdraw_all();
         return carry_out(desktop, planner, steps).await;
     };
-    if !now.settings.enabled {
-        let steps = planner.withdraw_all();
-        return carry_out(desktop, planner, steps).await;
-    }
-    if now.queue.refreshes == 0 {
-        return;
-    }
-    let pending: Vec<Pending> = now
-        .queue
-        .entries
-        .iter()
-        .map(|e| Pending {
-            action_hash: &e.action_hash,
-            view: e.view.as_deref(),
-        })
-        .collect();
-    let steps = planner.update(&pending, &now.settings);
+    let steps = {
+        let queue = now.queue.borrow();
+        if queue.refreshes == 0 {
+            return;
+        }
+        let pending: Vec<Pending> = queue
+            .entries
+            .iter()
+            .map(|e| Pending {
+                action_hash: &e.action_hash,
+                view: e.view.as_deref(),
+            })
+            .collect();
+        planner.update(&pending, &now.settings)
+    };
     carry_out(desktop, planner, steps).await;
 }
 
@@ -174,6 +174,7 @@ async fn decide(app: &AppHandle, markup: Markup, hash: &str, decision: Decision)
     };
     let view: Option<Arc<ItemView>> = now
         .queue
+        .borrow()
         .entries
         .iter()
         .find(|e| e.action_hash == hash)
