@@ -6,6 +6,7 @@ fn main() {
         "queue",
         "item",
         "decide",
+        "report_suspicious",
         "audit",
         "export_receipts",
         "settings",

@@ -9,6 +9,7 @@ use crate::settings::Settings;
 use crate::state::{AppState, Inner};
 use heso_approver::audit::{audit as audit_entries, export_lines, AuditEntry};
 use heso_approver::device_key::Keychain;
+use heso_approver::display::visible;
 use heso_approver::enrol::{enrol as enrol_device, remove_device as remove};
 use heso_approver::profile::Profile;
 use heso_approver::view::{item_view, ItemView};
@@ -33,7 +34,22 @@ pub struct Status {
     pub url: Option<String>,
     pub label: Option<String>,
     pub fingerprint: Option<String>,
+    /// The operator keys pinned at enrolment, as fingerprints a person
+    /// compares with what the operator shows (`heso-control-plane org show`).
+    pub operator_fingerprints: Vec<String>,
     pub demo: bool,
+}
+
+/// Fingerprints of the profile's pinned operator keys.
+fn operator_fingerprints(profile: &Profile) -> Vec<String> {
+    profile
+        .operator_keys
+        .iter()
+        .map(|k| match heso_receipt::keys::decode_public_key(k) {
+            Ok(key) => heso_receipt::keys::fingerprint(&key),
+            Err(_) => format!("unreadable key {}", visible(k)),
+        })
+        .collect()
 }
 
 fn status_of(state: &AppState, inner: &Inner) -> Status {
@@ -50,6 +66,10 @@ fn status_of(state: &AppState, inner: &Inner) -> Status {
         url: profile.as_ref().map(|p| p.url.clone()),
         label: profile.as_ref().map(|p| p.label.clone()),
         fingerprint: inner.session.as_ref().map(|s| s.fingerprint.clone()),
+        operator_fingerprints: profile
+            .as_ref()
+            .map(operator_fingerprints)
+            .unwrap_or_default(),
         demo: inner.settings.demo,
     }
 }
@@ -214,14 +234,15 @@ pub async fn item(state: State<'_, AppState>, action_hash: String) -> Answer<Ite
         .map_err(|e| e.to_string())?;
     let (view, refusal) = match approver.verify_and_remember(&item) {
         Ok(verified) => (Some(item_view(&verified)), None),
-        Err(refusal) => (None, Some(refusal.to_string())),
+        // A refusal can quote what the control plane sent: shown inert.
+        Err(refusal) => (None, Some(visible(&refusal.to_string()))),
     };
     let decided = approver
         .journal
         .get(&action_hash)
         .map_err(|e| e.to_string())?
         .map(|e| e.decision);
-    let text = |k: &str| item[k].as_str().unwrap_or_default().to_owned();
+    let text = |k: &str| visible(item[k].as_str().unwrap_or_default());
     Ok(ItemDetail {
         action_hash,
         status: if offline_copy {
@@ -257,6 +278,56 @@ pub async fn decide(
     }
     let approver = session_approver(&state).await?;
     decision::decide(&approver, &action_hash, decision, reason).await
+}
+
+/// How long "Report suspicious" mutes the reported workflow's notifications.
+const MUTE_AFTER_REPORT_SECS: i64 = 3600;
+
+/// Rejects the item with the signed reason that it looked like an attack,
+/// and mutes its workflow's notifications for a while, so a flooding agent
+/// stops drawing clicks. The audit marks it.
+#[tauri::command]
+pub async fn report_suspicious(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    action_hash: String,
+) -> Answer<DecisionResult> {
+    check_hash(&action_hash)?;
+    let approver = session_approver(&state).await?;
+    let mut result = decision::decide(
+        &approver,
+        &action_hash,
+        Decision::Rejected,
+        heso_approver::audit::REPORTED_SUSPICIOUS,
+    )
+    .await?;
+    // The workflow as this device verified and signed it, from the journal.
+    let workflow = approver
+        .lock()
+        .await
+        .journal
+        .get(&action_hash)
+        .map_err(|e| e.to_string())?
+        .and_then(|entry| serde_json::from_str::<heso_receipt::Receipt>(&entry.receipt).ok())
+        .map(|receipt| receipt.content.action.workflow);
+    if let Some(workflow) = workflow {
+        let mut inner = state.inner.lock().await;
+        let until = heso_approver::clock::now_unix() + MUTE_AFTER_REPORT_SECS;
+        let mut settings = inner.settings.clone();
+        settings
+            .notifications
+            .muted_workflows
+            .insert(workflow.clone(), until);
+        settings.save(&state.home)?;
+        inner.settings = settings;
+        crate::notify::changed(&app);
+        result.message = format!(
+            "Reported and rejected. Notifications from workflow “{}” are muted for an hour. {}",
+            visible(&workflow),
+            result.message
+        );
+    }
+    Ok(result)
 }
 
 #[derive(Debug, Serialize)]

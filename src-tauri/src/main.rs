@@ -122,6 +122,7 @@ fn main() {
             commands::queue,
             commands::item,
             commands::decide,
+            commands::report_suspicious,
             commands::audit,
             commands::export_receipts,
             commands::settings,

@@ -1,6 +1,7 @@
 //! What the queue screen receives: one compact row per pending approval,
 //! built from the verified view only (refused items carry just the reason).
 
+use heso_approver::display::visible;
 use heso_approver::view::ItemView;
 use heso_approver::watch::{QueueEntry, QueueState};
 use serde::Serialize;
@@ -20,6 +21,8 @@ pub struct QueueRow {
     pub workflow: String,
     pub account: String,
     pub rule_id: String,
+    /// The first thing about the item that looks deceptive, if anything does.
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -48,28 +51,17 @@ fn facts(view: &ItemView) -> Vec<(String, String)> {
     let mut facts: Vec<(String, String)> = key_fields(view.verb)
         .iter()
         .filter_map(|name| view.fields.iter().find(|f| f.name == *name))
-        .map(|f| (f.name.clone(), display_value(&f.value, f.redacted)))
+        .map(|f| (f.name.clone(), f.shown.clone()))
         .collect();
     if facts.is_empty() {
         facts = view
             .fields
             .iter()
             .take(3)
-            .map(|f| (f.name.clone(), display_value(&f.value, f.redacted)))
+            .map(|f| (f.name.clone(), f.shown.clone()))
             .collect();
     }
     facts
-}
-
-/// A field's canonical JSON shown plainly: strings without their quotes.
-pub fn display_value(canonical: &str, redacted: bool) -> String {
-    if redacted {
-        return "redacted".into();
-    }
-    match serde_json::from_str::<serde_json::Value>(canonical) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => canonical.to_owned(),
-    }
 }
 
 fn row(entry: &QueueEntry) -> QueueRow {
@@ -77,7 +69,8 @@ fn row(entry: &QueueEntry) -> QueueRow {
         action_hash: entry.action_hash.clone(),
         opened_at: entry.opened_at.clone(),
         sla_deadline: entry.sla_deadline.clone(),
-        refusal: entry.refusal.clone(),
+        // A refusal can quote what the control plane sent: shown inert.
+        refusal: entry.refusal.as_deref().map(visible),
         verb: "",
         tool: String::new(),
         summary: String::new(),
@@ -85,6 +78,7 @@ fn row(entry: &QueueEntry) -> QueueRow {
         workflow: String::new(),
         account: String::new(),
         rule_id: String::new(),
+        warning: None,
     };
     if let Some(view) = &entry.view {
         row.verb = view.verb;
@@ -94,6 +88,7 @@ fn row(entry: &QueueEntry) -> QueueRow {
         row.workflow = view.workflow.clone();
         row.account = view.account.clone();
         row.rule_id = view.rule_id.clone();
+        row.warning = view.warnings.first().cloned();
     }
     row
 }
@@ -109,21 +104,5 @@ pub fn payload(state: &QueueState) -> QueuePayload {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or_default(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_show_plainly_and_redacted_ones_do_not_show() {
-        assert_eq!(display_value("\"Globex LLC\"", false), "Globex LLC");
-        assert_eq!(
-            display_value("\"<img src=x onerror=alert(1)>\"", false),
-            "<img src=x onerror=alert(1)>"
-        );
-        assert_eq!(display_value("4200.5", false), "4200.5");
-        assert_eq!(display_value("{\"_sd\":\"ab\"}", true), "redacted");
     }
 }

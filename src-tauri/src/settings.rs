@@ -27,8 +27,34 @@ pub struct NotificationSettings {
     /// Per verb: may it be approved straight from a notification (off by
     /// default for deletes, data exports and kinds the app does not know).
     pub approve_from_notification: BTreeMap<String, bool>,
-    /// Payments above this amount always need the app opened.
-    pub payment_threshold: f64,
+    /// Per currency code: payments above this amount always need the app.
+    /// A payment in a currency not listed here always needs the app too.
+    pub payment_limits: BTreeMap<String, f64>,
+    /// Workflows whose notifications are muted, until a Unix time: set by
+    /// "Report suspicious", so a flooding agent stops drawing clicks.
+    pub muted_workflows: BTreeMap<String, i64>,
+    /// The single limit of earlier versions; read once into
+    /// `payment_limits`, never written.
+    #[serde(skip_serializing)]
+    pub payment_threshold: Option<f64>,
+}
+
+/// The limit each default currency starts with.
+pub const DEFAULT_PAYMENT_LIMITS: [(&str, f64); 5] = [
+    ("USD", 10_000.0),
+    ("EUR", 10_000.0),
+    ("GBP", 10_000.0),
+    ("CHF", 10_000.0),
+    ("JPY", 1_500_000.0),
+];
+
+impl NotificationSettings {
+    /// Whether notifications from this workflow are muted at `now` (Unix seconds).
+    pub fn is_muted(&self, workflow: &str, now: i64) -> bool {
+        self.muted_workflows
+            .get(workflow)
+            .is_some_and(|until| *until > now)
+    }
 }
 
 impl Default for Settings {
@@ -65,7 +91,12 @@ impl Default for NotificationSettings {
                     )
                 })
                 .collect(),
-            payment_threshold: 10_000.0,
+            payment_limits: DEFAULT_PAYMENT_LIMITS
+                .iter()
+                .map(|(c, l)| (c.to_string(), *l))
+                .collect(),
+            muted_workflows: BTreeMap::new(),
+            payment_threshold: None,
         }
     }
 }
@@ -76,10 +107,19 @@ pub const MAX_POLL_SECS: u64 = 3600;
 
 impl Settings {
     pub fn load(home: &Path) -> Settings {
-        std::fs::read(home.join(FILE))
+        let mut settings: Settings = std::fs::read(home.join(FILE))
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        // An earlier version's one limit applies to every currency listed.
+        if let Some(limit) = settings.notifications.payment_threshold.take() {
+            settings
+                .notifications
+                .payment_limits
+                .values_mut()
+                .for_each(|l| *l = limit);
+        }
+        settings
     }
 
     /// Checks what the settings screen sent.
@@ -89,9 +129,18 @@ impl Settings {
                 "the polling interval must be between {MIN_POLL_SECS} and {MAX_POLL_SECS} seconds"
             ));
         }
-        let threshold = self.notifications.payment_threshold;
-        if !threshold.is_finite() || threshold < 0.0 {
-            return Err("the payment amount must be a number of 0 or more".into());
+        for (currency, limit) in &self.notifications.payment_limits {
+            let code_ok = currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase());
+            if !code_ok {
+                return Err(format!(
+                    "`{currency}` is not a currency code (three capital letters, such as USD)"
+                ));
+            }
+            if !limit.is_finite() || *limit < 0.0 {
+                return Err(format!(
+                    "the limit for {currency} must be a number of 0 or more"
+                ));
+            }
         }
         Ok(())
     }
@@ -126,7 +175,25 @@ mod tests {
         s.poll_interval_secs = 0;
         assert!(s.save(dir.path()).is_err());
         s.poll_interval_secs = 5;
-        s.notifications.payment_threshold = f64::NAN;
+        s.notifications
+            .payment_limits
+            .insert("USD".into(), f64::NAN);
         assert!(s.validate().is_err());
+        s.notifications.payment_limits = [("usd".to_owned(), 5.0)].into();
+        assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn an_earlier_single_limit_becomes_every_currency_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(FILE),
+            r#"{"notifications": {"payment_threshold": 500}}"#,
+        )
+        .unwrap();
+        let s = Settings::load(dir.path());
+        assert_eq!(s.notifications.payment_limits["USD"], 500.0);
+        assert_eq!(s.notifications.payment_limits["JPY"], 500.0);
+        assert_eq!(s.notifications.payment_threshold, None);
     }
 }

@@ -73,7 +73,23 @@ async fn the_local_demo_and_the_keyboard() {
     ui.type_into(&list, ENTER).await;
     ui.wait_until("[data-testid=detail-status]", |t| t.contains("Verified"))
         .await;
+    // Just opened: focus is on the item, and one keystroke decides nothing.
+    assert_eq!(
+        ui.script("return document.activeElement.dataset.testid")
+            .await,
+        "detail-summary"
+    );
+    ui.type_into(&list, "r").await;
+    ui.wait_until("[data-testid=toast]", |t| t.contains("Take a moment"))
+        .await;
     ui.screenshot("09-demo-detail").await;
+    assert_eq!(
+        ui.text(&ui.wait_for("[data-testid=detail-state]").await)
+            .await,
+        "pending"
+    );
+    // After a moment on screen, R rejects it.
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
     ui.type_into(&list, "r").await;
     ui.wait_until("[data-testid=toast]", |t| t.contains("Rejected"))
         .await;
@@ -117,6 +133,12 @@ async fn the_local_demo_and_the_keyboard() {
     .await;
     ui.wait_until("[data-testid=detail-status]", |t| t.contains("Verified"))
         .await;
+    // Opened from outside: focus on the item, never on Approve.
+    assert_eq!(
+        ui.script("return document.activeElement.dataset.testid")
+            .await,
+        "detail-summary"
+    );
     ui.screenshot("10-opened-from-link").await;
     ui.close().await;
 }
@@ -166,6 +188,14 @@ async fn approve_reject_and_refuse_in_the_real_window() {
         .await;
     let fingerprint = ui.wait_for("[data-testid=enrolled-fingerprint]").await;
     assert!(ui.text(&fingerprint).await.starts_with("heso:"));
+    // The pinned operator key, for the person to compare with the operator's.
+    let operator_fingerprint = heso_receipt::keys::fingerprint(
+        &heso_receipt::keys::decode_public_key(&operator_key).unwrap(),
+    );
+    ui.wait_until("[data-testid=operator-fingerprints]", |t| {
+        t.contains(&operator_fingerprint)
+    })
+    .await;
     ui.screenshot("02-enrolled").await;
     ui.click(&ui.wait_for("[data-testid=open-queue]").await)
         .await;
@@ -185,6 +215,8 @@ async fn approve_reject_and_refuse_in_the_real_window() {
     let approved = hash_of(ask(suspend(4200, HOSTILE)));
     let rejected = hash_of(ask(suspend(9900, "Globex LLC")));
     let tampered = hash_of(ask(suspend(1500, "Globex LLC")));
+    // "Globex" with a Cyrillic о (U+043E): reads the same, is another payee.
+    let lookalike = hash_of(ask(suspend(120, "Gl\u{043e}bex LLC")));
     tamper(&plane, &db, &tampered);
     let row = |hash: &str| format!("[data-testid=queue-item][data-action-hash=\"{hash}\"]");
     ui.wait_until(&row(&approved), |t| {
@@ -268,6 +300,25 @@ async fn approve_reject_and_refuse_in_the_real_window() {
         "rejected"
     );
 
+    // The look-alike payee: flagged where it stands, then reported.
+    ui.click(&ui.wait_for(&row(&lookalike)).await).await;
+    let flagged = ui
+        .wait_for("[data-testid=detail-field][data-field=payee][data-warning]")
+        .await;
+    let warning = ui.attribute(&flagged, "data-warning").await.unwrap();
+    assert!(warning.contains("Cyrillic"), "{warning}");
+    ui.wait_until("[data-testid=detail-warnings]", |t| t.contains("payee"))
+        .await;
+    ui.screenshot("04b-flagged").await;
+    ui.click(&ui.wait_for("[data-testid=report-button]").await)
+        .await;
+    ui.wait_until("[data-testid=toast]", |t| t.contains("Reported"))
+        .await;
+    assert_eq!(
+        ask(json!({"op": "poll", "action_hash": lookalike}))["status"],
+        "rejected"
+    );
+
     // The tampered one: refused, why, and nothing to approve with.
     ui.click(&ui.wait_for(&row(&tampered)).await).await;
     let status = ui
@@ -293,6 +344,10 @@ async fn approve_reject_and_refuse_in_the_real_window() {
         .await;
     ui.wait_until(&audit_row(&rejected), |t| {
         t.to_lowercase().contains("rejected")
+    })
+    .await;
+    ui.wait_until(&audit_row(&lookalike), |t| {
+        t.contains("Reported as suspicious")
     })
     .await;
     ui.screenshot("06-audit").await;

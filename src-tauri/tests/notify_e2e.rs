@@ -34,6 +34,9 @@ struct World {
     app: Child,
     daemon: NotificationDaemon,
     _project: tempfile::TempDir,
+    /// Payments made so far: each gets a workflow of its own, so the
+    /// per-workflow notification budget is not what a test measures.
+    payments: usize,
 }
 
 impl Drop for World {
@@ -88,6 +91,7 @@ impl World {
             app,
             daemon,
             _project: project,
+            payments: 0,
         }
     }
 
@@ -101,9 +105,16 @@ impl World {
 
     /// The SDK suspends a payment and opens its approval; its action hash.
     fn pay(&mut self, amount: u64, payee: &str) -> String {
+        self.pay_fields(json!({"amount": amount, "currency": "USD", "payee": payee}))
+    }
+
+    /// A payment with these fields; its action hash.
+    fn pay_fields(&mut self, fields: Value) -> String {
+        self.payments += 1;
+        let workflow = format!("payouts-{}", self.payments);
         let answer = self.ask(json!({"op": "suspend", "verb": "payment",
             "tool_name": "stripe.transfers.create", "target_host": "api.stripe.com",
-            "fields": {"amount": amount, "currency": "USD", "payee": payee}}));
+            "workflow": workflow, "fields": fields}));
         answer["receipt"]["content"]["action_hash"]
             .as_str()
             .unwrap()
@@ -230,7 +241,9 @@ async fn approve_and_reject_from_a_notification() {
             "default".into()
         ]
     );
-    assert!(large.body.ends_with("Payments above 10,000 need the app."));
+    assert!(large
+        .body
+        .ends_with("Payments above 10,000 USD need the app."));
     // A forged press of the Approve it does not offer (any program on the
     // session bus can send the signal): nothing is signed.
     let id = large.id.expect("the server's id for it");
@@ -283,6 +296,56 @@ async fn approve_and_reject_from_a_notification() {
         .daemon
         .wait_for("Approve payment of 1,100 USD to &lt;img src=x onerror=alert(1)&gt;?")
         .await;
+    assert!(!world.app_log().contains("panicked"), "{}", world.app_log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redacted_or_look_alike_values_need_the_app() {
+    let _daemon = ONE_DAEMON.lock().await;
+    let mut world = World::start().await;
+
+    // A small payment whose destination account is only a commitment: the
+    // notification cannot show what would be signed, so it offers no Approve.
+    let committed = world.pay_fields(
+        json!({"amount": 120, "currency": "USD", "payee": "Globex LLC",
+        "destination_account": {"_sd": "ab".repeat(32)}}),
+    );
+    let shown = world
+        .daemon
+        .wait_for("Approve payment of 120 USD to Globex LLC?")
+        .await;
+    assert_eq!(
+        shown.action_keys(),
+        [
+            format!("reject:{committed}"),
+            format!("open:{committed}"),
+            "default".into()
+        ]
+    );
+    assert!(
+        shown.body.contains("destination_account: redacted"),
+        "{shown:?}"
+    );
+    assert!(shown.body.contains("redacted: open the app"), "{shown:?}");
+
+    // "Globex" with a Cyrillic о: no Approve, and the notification says why.
+    let lookalike = world.pay(130, "Gl\u{043e}bex LLC");
+    let shown = world
+        .daemon
+        .wait_for("Approve payment of 130 USD to Gl\u{043e}bex LLC?")
+        .await;
+    assert!(!shown
+        .action_keys()
+        .contains(&format!("approve:{lookalike}")));
+    assert!(shown.body.contains("Cyrillic"), "{shown:?}");
+
+    // A plain small payment stays approvable from its notification.
+    let plain = world.pay(140, "Globex LLC");
+    let shown = world
+        .daemon
+        .wait_for("Approve payment of 140 USD to Globex LLC?")
+        .await;
+    assert!(shown.action_keys().contains(&format!("approve:{plain}")));
     assert!(!world.app_log().contains("panicked"), "{}", world.app_log());
 }
 

@@ -8,6 +8,7 @@ export interface Status {
   url: string | null;
   label: string | null;
   fingerprint: string | null;
+  operator_fingerprints: string[];
   demo: boolean;
 }
 
@@ -23,6 +24,8 @@ export interface QueueRow {
   workflow: string;
   account: string;
   rule_id: string;
+  /// The first thing about the item that looks deceptive, if anything does.
+  warning: string | null;
 }
 
 export interface QueuePayload {
@@ -36,7 +39,12 @@ export interface QueuePayload {
 
 export interface FieldView {
   name: string;
+  /// The canonical JSON that was signed.
   value: string;
+  /// The value as a person reads it: hidden characters written out.
+  shown: string;
+  /// Why this value deserves a second look (mixed scripts, look-alikes, hidden characters).
+  warning?: string;
   redacted: boolean;
   commitment?: string;
   matched: boolean;
@@ -56,6 +64,7 @@ export interface ItemView {
   operator_fingerprint: string;
   summary: string;
   fields: FieldView[];
+  warnings: string[];
 }
 
 export interface ItemDetail {
@@ -81,6 +90,7 @@ export interface AuditEntry {
   verification: string;
   verified: boolean;
   alert?: string;
+  reported: boolean;
 }
 
 export interface Settings {
@@ -89,7 +99,8 @@ export interface Settings {
   notifications: {
     enabled: boolean;
     approve_from_notification: Record<string, boolean>;
-    payment_threshold: number;
+    payment_limits: Record<string, number>;
+    muted_workflows: Record<string, number>;
   };
   run_in_background: boolean;
   start_at_login: boolean;
@@ -104,6 +115,7 @@ export const api = {
   item: (actionHash: string) => invoke<ItemDetail>("item", { actionHash }),
   decide: (actionHash: string, decision: "approve" | "reject", reason: string) =>
     invoke<DecisionResult>("decide", { actionHash, decision, reason }),
+  reportSuspicious: (actionHash: string) => invoke<DecisionResult>("report_suspicious", { actionHash }),
   audit: () => invoke<{ entries: AuditEntry[]; alerts: number }>("audit"),
   exportReceipts: () => invoke<{ path: string; count: number }>("export_receipts"),
   settings: () => invoke<Settings>("settings"),

@@ -24,11 +24,21 @@ pub struct AuditEntry {
     /// Set when something was signed in this approver's name that this device did not make.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alert: Option<String>,
+    /// Rejected with "Report suspicious": the agent's request looked like an attack.
+    pub reported: bool,
     #[serde(skip)]
     pub final_receipt: Option<Receipt>,
 }
 
 pub const NOT_BY_THIS_DEVICE: &str = "signed in your name, not by this device";
+
+/// The signed reason of a rejection made with "Report suspicious". Being in
+/// the record, it reaches the operator and the final receipt too.
+pub const REPORTED_SUSPICIOUS: &str = "Reported as suspicious by the approver";
+
+fn is_report(reason: &str) -> bool {
+    reason.starts_with(REPORTED_SUSPICIOUS)
+}
 
 /// Checks a final L1 receipt against what this device decided.
 fn check_final(receipt: Receipt, own_key: &str, journal: Option<&JournalEntry>) -> (bool, String) {
@@ -92,6 +102,11 @@ pub async fn audit(approver: &Approver) -> Result<Vec<AuditEntry>, crate::journa
         let local = journal.get(&hash);
         let final_receipt: Option<Receipt> =
             serde_json::from_value(item["final_receipt"].clone()).ok();
+        let remote_reason = item["record"]
+            .as_str()
+            .and_then(|r| serde_json::from_str::<ApproverRecord>(r).ok())
+            .map(|r| r.reason);
+        let reason = local.map(|e| e.reason.clone()).or(remote_reason);
         let (verified, verification) = match (&final_receipt, item["decision"].as_str()) {
             (Some(r), _) => check_final(r.clone(), &own_key, local),
             (None, Some("approved")) => (false, "awaiting the operator's final receipt".into()),
@@ -106,6 +121,7 @@ pub async fn audit(approver: &Approver) -> Result<Vec<AuditEntry>, crate::journa
             verification,
             verified,
             alert: local.is_none().then(|| NOT_BY_THIS_DEVICE.to_owned()),
+            reported: reason.as_deref().is_some_and(is_report),
             final_receipt,
             action_hash: hash,
         });
@@ -127,6 +143,7 @@ pub async fn audit(approver: &Approver) -> Result<Vec<AuditEntry>, crate::journa
             verification,
             verified: false,
             alert: None,
+            reported: is_report(&entry.reason),
             final_receipt: None,
         });
     }

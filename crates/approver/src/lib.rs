@@ -5,6 +5,7 @@ pub mod audit;
 pub mod client;
 pub mod clock;
 pub mod device_key;
+pub mod display;
 pub mod enrol;
 pub mod exit;
 pub mod journal;

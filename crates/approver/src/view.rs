@@ -1,7 +1,10 @@
 //! What a person is shown of an approval, built from the verified receipt
 //! only: every value is rendered from its canonical (signed) JSON form, and
-//! redacted values are marked as such.
+//! redacted values are marked as such. Every string meant for reading has
+//! passed through [`crate::display`]: hidden characters are visible, and
+//! deceptive values carry a warning.
 
+use crate::display::{self, visible};
 use crate::workflow::VerifiedItem;
 use heso_receipt::{jcs, Content, Verb};
 use serde::Serialize;
@@ -12,6 +15,12 @@ pub struct FieldView {
     pub name: String,
     /// The value as canonical JSON text (what was signed).
     pub value: String,
+    /// The value as a person reads it (see [`display::shown_value`]).
+    pub shown: String,
+    /// Why this value deserves a second look (mixed scripts, look-alike
+    /// letters, hidden or direction-changing characters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
     pub redacted: bool,
     /// The commitment of a commit-and-reveal redaction.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -42,6 +51,9 @@ pub struct ItemView {
     pub operator_fingerprint: String,
     pub summary: String,
     pub fields: Vec<FieldView>,
+    /// Every warning on the item, each naming where it applies
+    /// (`payee: …`, `workflow: …`); empty when nothing looks deceptive.
+    pub warnings: Vec<String>,
 }
 
 /// Canonical JSON text of a signed value.
@@ -66,11 +78,8 @@ fn plain(value: Option<&Value>) -> Option<String> {
         return Some("‹redacted›".to_owned());
     }
     Some(match value {
-        Value::String(s) => s
-            .chars()
-            .map(|c| if c.is_control() { '�' } else { c })
-            .collect(),
-        other => canonical_text(other),
+        Value::String(s) => visible(s),
+        other => visible(&canonical_text(other)),
     })
 }
 
@@ -78,7 +87,7 @@ fn plain(value: Option<&Value>) -> Option<String> {
 pub fn summary(content: &Content) -> String {
     let fields = &content.action.fields;
     let get = |names: &[&str]| names.iter().find_map(|n| plain(fields.get(*n)));
-    let tool = &content.action.tool_name;
+    let tool = visible(&content.action.tool_name);
     match content.action.verb {
         Verb::Payment => {
             let amount = get(&["amount", "amount_usd"]).unwrap_or_else(|| "an amount".into());
@@ -103,51 +112,77 @@ pub fn summary(content: &Content) -> String {
     }
 }
 
+/// The warnings on everything outside the fields that a person reads.
+fn context_warnings(content: &Content) -> Vec<String> {
+    let action = &content.action;
+    let named = [
+        ("tool", Some(&action.tool_name)),
+        ("workflow", Some(&action.workflow)),
+        ("account", Some(&action.account)),
+        ("host", action.target_host.as_ref()),
+        ("rule", Some(&content.policy.rule_display)),
+    ];
+    named
+        .into_iter()
+        .filter_map(|(name, text)| Some(format!("{name}: {}", display::warning(text?)?)))
+        .collect()
+}
+
 pub fn item_view(item: &VerifiedItem) -> ItemView {
     let content = &item.receipt.content;
+    let tool = visible(&content.action.tool_name);
     let matched: Vec<&str> = content
         .policy
         .matched_conditions
         .iter()
         .map(|c| c.field.as_str())
         .collect();
-    let fields = content
+    let fields: Vec<FieldView> = content
         .action
         .fields
         .iter()
         .map(|(name, value)| {
             let redaction = redaction_of(value);
+            let value_text = canonical_text(value);
             FieldView {
-                name: name.clone(),
-                value: canonical_text(value),
+                name: visible(name),
+                shown: display::shown_value(&value_text, redaction.is_some()),
+                warning: display::warning(name).or_else(|| display::value_warning(value)),
+                value: value_text,
                 redacted: redaction.is_some(),
-                commitment: redaction.flatten(),
+                commitment: redaction.flatten().map(|c| visible(&c)),
                 matched: matched.contains(&name.as_str()),
             }
         })
         .collect();
+    let mut warnings: Vec<String> = fields
+        .iter()
+        .filter_map(|f| Some(format!("{}: {}", f.name, f.warning.as_ref()?)))
+        .collect();
+    warnings.extend(context_warnings(content));
     ItemView {
         action_hash: content.action_hash.clone(),
         verb: content.action.verb.as_str(),
-        tool_name: content.action.tool_name.clone(),
-        target_host: content.action.target_host.clone(),
-        workflow: content.action.workflow.clone(),
-        account: content.action.account.clone(),
-        captured_at: content.captured_at.clone(),
-        rule_id: content.policy.rule_id.clone(),
-        rule_display: content.policy.rule_display.clone(),
+        tool_name: tool,
+        target_host: content.action.target_host.as_deref().map(visible),
+        workflow: visible(&content.action.workflow),
+        account: visible(&content.action.account),
+        captured_at: visible(&content.captured_at),
+        rule_id: visible(&content.policy.rule_id),
+        rule_display: visible(&content.policy.rule_display),
         matched_conditions: content
             .policy
             .matched_conditions
             .iter()
             .map(|c| ConditionView {
-                field: c.field.clone(),
-                op: c.op.clone(),
-                value: canonical_text(&c.value),
+                field: visible(&c.field),
+                op: visible(&c.op),
+                value: visible(&canonical_text(&c.value)),
             })
             .collect(),
         operator_fingerprint: item.operator_fingerprint.clone(),
         summary: summary(content),
         fields,
+        warnings,
     }
 }

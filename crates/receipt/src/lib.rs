@@ -11,6 +11,7 @@
 
 pub mod canonical;
 pub mod cosign;
+pub mod enrolment;
 pub mod keys;
 pub mod request_auth;
 pub mod token;

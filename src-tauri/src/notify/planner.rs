@@ -5,14 +5,20 @@
 //! - at most `MOST_ON_SCREEN` at a time: beyond that they fold into one
 //!   "N approvals waiting";
 //! - an approval no longer pending (decided elsewhere, expired, withdrawn) or
-//!   refused loses its notification.
+//!   refused loses its notification;
+//! - a flood cannot train a person to click: each workflow and rule gets at
+//!   most `MOST_PER_SOURCE` notifications of its own per `SOURCE_WINDOW_SECS`
+//!   (the rest join the folded one, which has no Approve), and a workflow
+//!   reported as suspicious is muted for a while.
 
 use super::notice::{notice, waiting, Notice};
 use crate::settings::NotificationSettings;
 use heso_approver::view::ItemView;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 pub const MOST_ON_SCREEN: usize = 3;
+pub const MOST_PER_SOURCE: usize = 3;
+pub const SOURCE_WINDOW_SECS: i64 = 600;
 
 /// Where a notification stands: one approval's, or the folded one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,14 +47,42 @@ pub struct Planner {
     shown: BTreeSet<String>,
     folded: BTreeSet<String>,
     waiting_shown: bool,
+    /// When each (workflow, rule) last had notifications of its own.
+    recent: HashMap<(String, String), Vec<i64>>,
 }
 
 impl Planner {
     /// `pending` is newest first, as the queue lists it.
     pub fn update(&mut self, pending: &[Pending], settings: &NotificationSettings) -> Vec<Step> {
+        self.update_at(pending, settings, heso_approver::clock::now_unix())
+    }
+
+    /// Whether one more notification of its own fits this source's budget
+    /// at `now`; if so, it is counted.
+    fn within_budget(&mut self, view: &ItemView, now: i64) -> bool {
+        let times = self
+            .recent
+            .entry((view.workflow.clone(), view.rule_id.clone()))
+            .or_default();
+        times.retain(|t| now - t < SOURCE_WINDOW_SECS);
+        let fits = times.len() < MOST_PER_SOURCE;
+        if fits {
+            times.push(now);
+        }
+        fits
+    }
+
+    /// `update` at a given time (Unix seconds).
+    pub fn update_at(
+        &mut self,
+        pending: &[Pending],
+        settings: &NotificationSettings,
+        now: i64,
+    ) -> Vec<Step> {
+        // A muted workflow's approvals stay in the queue, off the screen.
         let live: HashSet<&str> = pending
             .iter()
-            .filter(|p| p.view.is_some())
+            .filter(|p| p.view.is_some_and(|v| !settings.is_muted(&v.workflow, now)))
             .map(|p| p.action_hash)
             .collect();
         let mut steps = Vec::new();
@@ -92,6 +126,10 @@ impl Planner {
         } else {
             for p in fresh {
                 let view = p.view.expect("live items are verified");
+                if !self.within_budget(view, now) {
+                    self.folded.insert(p.action_hash.to_owned());
+                    continue;
+                }
                 self.shown.insert(p.action_hash.to_owned());
                 steps.push(Step::Show(
                     Slot::Item(p.action_hash.to_owned()),
@@ -320,5 +358,62 @@ mod tests {
         assert!(planner
             .update(&pending(&all), &NotificationSettings::default())
             .is_empty());
+    }
+
+    #[test]
+    fn a_flooding_source_gets_a_few_notifications_then_folds() {
+        let all = views(5);
+        let settings = NotificationSettings::default();
+        let mut planner = Planner::default();
+        let mut shown = 0;
+        for (i, view) in all.iter().enumerate() {
+            let steps = planner.update_at(&pending(&all[..=i]), &settings, 1_000);
+            shown += shows(&steps)
+                .iter()
+                .filter(|s| s.starts_with("Approve"))
+                .count();
+            // Dismissed at once, as a busy person does: the screen is free again.
+            planner.closed(&Slot::Item(view.action_hash.clone()));
+        }
+        assert_eq!(shown, MOST_PER_SOURCE);
+        assert_eq!(planner.on_screen(), 1, "the rest wait in the folded one");
+    }
+
+    #[test]
+    fn the_budget_comes_back_after_the_window() {
+        let all = views(5);
+        let settings = NotificationSettings::default();
+        let mut planner = Planner::default();
+        for (i, view) in all[..3].iter().enumerate() {
+            planner.update_at(&pending(&all[..=i]), &settings, 1_000);
+            planner.closed(&Slot::Item(view.action_hash.clone()));
+        }
+        let later = 1_000 + SOURCE_WINDOW_SECS;
+        let steps = planner.update_at(&pending(&all[..4]), &settings, later);
+        assert_eq!(
+            shows(&steps),
+            ["Approve payment of 1,003 USD to Globex LLC?"]
+        );
+    }
+
+    #[test]
+    fn a_muted_workflow_draws_no_notification() {
+        let all = views(2);
+        let mut settings = NotificationSettings::default();
+        settings.muted_workflows.insert("payouts".into(), 2_000);
+        let mut planner = Planner::default();
+        assert!(planner
+            .update_at(&pending(&all), &settings, 1_000)
+            .is_empty());
+        // Muted after it was shown: it is withdrawn.
+        let mut planner = Planner::default();
+        let open = NotificationSettings::default();
+        assert_eq!(
+            shows(&planner.update_at(&pending(&all), &open, 1_000)).len(),
+            2
+        );
+        let steps = planner.update_at(&pending(&all), &settings, 1_001);
+        assert_eq!(steps.len(), 2);
+        assert!(steps.iter().all(|s| matches!(s, Step::Withdraw(_))));
     }
 }

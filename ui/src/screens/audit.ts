@@ -51,6 +51,7 @@ function entryRow(e: AuditEntry): HTMLElement {
       h("div", { class: "mono", title: e.action_hash }, shortHash(e.action_hash)),
       h("div", { class: "muted small" }, `${localTime(e.decided_at)} · submission ${e.submission}`),
       e.alert ? h("div", { class: "error-text small" }, e.alert) : null,
+      e.reported ? h("div", { class: "small reported-tag", "data-testid": "audit-reported" }, "Reported as suspicious") : null,
     ),
     h("div", { class: `verification ${e.verified ? "ok" : "pending"}`, "data-testid": "audit-verification" },
       e.verified ? "✓ " : "", e.verification),

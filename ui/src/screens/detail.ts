@@ -2,11 +2,18 @@
 // and operator fingerprint, every field (redacted ones as redacted, with
 // their commitment), the rule and its matched conditions against the
 // fields, target host, captured time; then reason, Approve and Reject. A
-// refused item shows why, and offers no way to approve it.
-import { api, errorText, ItemDetail, ItemView } from "../api";
+// refused item shows why, and offers no way to approve it. Values that look
+// deceptive (mixed scripts, look-alike letters, hidden characters) are
+// flagged where they stand; every value is isolated so it cannot reorder
+// the text around it. A newly opened item takes focus on its title, never on
+// Approve, and the A/R keys wait until it has been on screen for a moment.
+import { api, DecisionResult, errorText, ItemDetail, ItemView } from "../api";
 import { clear, h } from "../dom";
 import { localTime, plainValue, timeLeft, verbLabel } from "../format";
 import { toast } from "../toast";
+
+/// How long an item must have been on screen before A or R decides it.
+export const READ_BEFORE_KEYS_MS = 1500;
 
 export class DetailPane {
   root = h("section", { class: "detail-pane", "data-testid": "detail" });
@@ -14,9 +21,16 @@ export class DetailPane {
   private reason: HTMLTextAreaElement | null = null;
   private deciding = false;
   private requested: string | null = null;
+  /// When the open item was first painted (for the keyboard's pause).
+  private shownAt = 0;
 
   constructor() {
     this.placeholder("Select an approval to review it.");
+  }
+
+  /// Whether the open item has been on screen long enough to decide by key.
+  keysReady(now = performance.now()): boolean {
+    return this.current !== null && now - this.shownAt >= READ_BEFORE_KEYS_MS;
   }
 
   openHash(): string | null {
@@ -44,8 +58,14 @@ export class DetailPane {
     try {
       const detail = await api.item(hash);
       if (this.requested !== hash) return;
+      const fresh = this.current?.action_hash !== hash;
       this.current = detail;
       this.render(detail);
+      if (fresh) {
+        this.shownAt = performance.now();
+        // Focus the item, not a button: no single keystroke approves it.
+        this.root.querySelector<HTMLElement>(".detail-title")?.focus();
+      }
     } catch (e) {
       if (this.requested !== hash) return;
       this.current = null;
@@ -78,7 +98,12 @@ export class DetailPane {
           h("span", { class: `status-pill status-${d.status}`, "data-testid": "detail-state" }, d.decided ? `you ${d.decided}` : d.status),
           d.status === "pending" ? h("span", { class: "muted small" }, timeLeft(d.sla_deadline)) : null,
         ),
-        h("h2", { class: "detail-title", "data-testid": "detail-summary" }, v.summary),
+        h("h2", { class: "detail-title", "data-testid": "detail-summary", tabindex: -1 }, v.summary),
+        v.warnings.length
+          ? h("div", { class: "warn-box", "data-testid": "detail-warnings", role: "alert" },
+              h("strong", {}, "Look closely before deciding: "),
+              h("ul", {}, v.warnings.map((w) => h("li", { class: "isolated" }, w))))
+          : null,
         h("div", { class: "verify-box verified", "data-testid": "detail-status", "data-verified": "true" },
           h("strong", {}, d.offline_copy ? "Verified (copy kept while offline)" : "Verified"),
           h("span", {}, " · signed by operator "),
@@ -116,21 +141,32 @@ export class DetailPane {
     this.reason = h("textarea", { "data-testid": "reason-input", rows: 2, maxlength: 2000, placeholder: "Reason (recorded and signed with your decision)" });
     const approve = h("button", { class: "approve", "data-testid": "approve-button", title: "Approve (A)", onclick: () => void this.decide("approve") }, "Approve");
     const reject = h("button", { class: "reject", "data-testid": "reject-button", title: "Reject (R)", onclick: () => void this.decide("reject") }, "Reject");
+    const report = h("button", { class: "secondary", "data-testid": "report-button", title: "Reject it as suspicious and mute its workflow's notifications for an hour", onclick: () => void this.report() }, "Report suspicious");
     return h("div", { class: "decision-bar" },
       this.reason,
       h("div", { class: "decision-buttons" },
         h("span", { class: "muted small" }, `You sign: ${verbLabel(v.verb).toLowerCase()} · ${v.action_hash.slice(0, 12)}…`),
-        reject, approve),
+        report, reject, approve),
     );
   }
 
+  /// Rejects the open item as suspicious (signed reason) and mutes its workflow.
+  async report() {
+    await this.settle((hash) => api.reportSuspicious(hash));
+  }
+
   async decide(decision: "approve" | "reject") {
+    await this.settle((hash) => api.decide(hash, decision, this.reason?.value ?? ""));
+  }
+
+  /// Runs one decision on the open, verified, pending item and shows the outcome.
+  private async settle(send: (hash: string) => Promise<DecisionResult>) {
     const d = this.current;
     if (!d || !d.view || this.deciding || d.status !== "pending" || d.decided) return;
     this.deciding = true;
     this.root.querySelectorAll("button").forEach((b) => (b.disabled = true));
     try {
-      const result = await api.decide(d.action_hash, decision, this.reason?.value ?? "");
+      const result = await send(d.action_hash);
       toast(result.message, result.outcome === "refused" ? "error" : result.outcome === "queued" ? "info" : "ok");
     } catch (e) {
       toast(errorText(e), "error");
@@ -142,20 +178,23 @@ export class DetailPane {
 }
 
 function fact(name: string, value: string, cls = ""): HTMLElement[] {
-  return [h("dt", {}, name), h("dd", { class: cls }, value)];
+  return [h("dt", {}, name), h("dd", { class: `isolated ${cls}` }, value)];
 }
 
 function fieldsTable(v: ItemView, matched: Map<string, { op: string; value: string }>): HTMLElement {
   return h("table", { class: "fields" },
     h("tbody", {}, v.fields.map((f) => {
       const condition = matched.get(f.name);
-      return h("tr", { class: condition ? "matched" : "", "data-testid": "detail-field", "data-field": f.name },
-        h("th", {}, f.name),
+      const attrs: Record<string, string> = { class: [condition ? "matched" : "", f.warning ? "flagged" : ""].join(" ").trim(), "data-testid": "detail-field", "data-field": f.name };
+      if (f.warning) attrs["data-warning"] = f.warning;
+      return h("tr", attrs,
+        h("th", { class: "isolated" }, f.name),
         h("td", {},
           f.redacted
             ? [h("span", { class: "badge badge-redacted" }, "Redacted"),
                f.commitment ? h("span", { class: "mono small muted commitment" }, ` commitment ${f.commitment}`) : h("span", { class: "muted small" }, " (dropped, no commitment)")]
-            : h("span", { class: "field-value" }, plainValue(f.value)),
+            : h("span", { class: "field-value isolated" }, f.shown),
+          f.warning ? h("span", { class: "field-warning", "data-testid": "field-warning" }, `⚠ ${f.warning}`) : null,
           condition ? h("span", { class: "matched-tag" }, `matched: ${condition.op} ${plainValue(condition.value)}`) : null,
         ),
       );

@@ -89,6 +89,12 @@ function fingerprintCard(status: Status, next: () => void): HTMLElement {
       ? "This device is enrolled with the demo control plane. Approvals start arriving now."
       : "Read this fingerprint out to your operator so they can confirm it is this device that enrolled:"),
     h("p", { class: "fingerprint", "data-testid": "enrolled-fingerprint" }, status.fingerprint ?? ""),
+    status.demo
+      ? null
+      : h("div", { class: "operator-keys" },
+          h("p", {}, "Now compare the operator's key with what your operator shows you (on the control plane: heso-control-plane org show). Every approval you see is checked against it:"),
+          h("ul", { class: "mono", "data-testid": "operator-fingerprints" }, status.operator_fingerprints.map((f) => h("li", {}, f))),
+          h("p", { class: "muted small" }, "If they differ, remove this device in Settings and tell your operator: you may not be talking to your organisation's control plane.")),
     h("p", { class: "muted small" }, `Control plane ${status.url ?? ""}`),
     h("button", { class: "primary", "data-testid": "open-queue", onclick: next }, "Open the queue"),
   );

@@ -6,6 +6,7 @@ import { QueuePayload, QueueRow } from "../api";
 import { clear, h } from "../dom";
 import { isUrgent, timeLeft, verbLabel } from "../format";
 import { DetailPane } from "./detail";
+import { toast } from "../toast";
 
 const ROW_HEIGHT = 84;
 const OVERSCAN = 6;
@@ -143,8 +144,8 @@ export class QueueScreen {
         h("span", { class: "row-tool ellipsis" }, row.tool),
         h("span", { class: `row-left${isUrgent(row.sla_deadline, now) ? " urgent" : ""}` }, left),
       ),
-      h("div", { class: "row-summary ellipsis" }, row.summary),
-      h("div", { class: "row-meta ellipsis" }, `${row.workflow} · ${row.account} · ${row.rule_id}`),
+      h("div", { class: "row-summary ellipsis isolated" }, row.warning ? h("span", { class: "row-warning", title: row.warning, "data-testid": "row-warning" }, "⚠ ") : null, row.summary),
+      h("div", { class: "row-meta ellipsis isolated" }, `${row.workflow} · ${row.account} · ${row.rule_id}`),
     );
   }
 
@@ -185,6 +186,12 @@ export class QueueScreen {
       // Only what is on screen is ever signed: the open, verified item.
       if (this.detail.openHash() !== this.selected) {
         this.open(this.selected);
+        return;
+      }
+      // A key press is too quick to be a look: the item must have been on screen a moment.
+      if (!this.detail.keysReady()) {
+        toast("Take a moment to read it: A and R work once the item has been open briefly.", "info");
+        e.preventDefault();
         return;
       }
       void this.detail.decide(key === "a" ? "approve" : "reject");

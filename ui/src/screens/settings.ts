@@ -17,7 +17,7 @@ export async function renderSettings(into: HTMLElement, status: Status, changed:
   const poll = h("input", { type: "radio", name: "poll", checked: !settings.long_poll });
   const interval = h("input", { type: "number", min: 2, max: 3600, value: settings.poll_interval_secs, class: "narrow-input", "data-testid": "poll-interval" });
   const enabled = h("input", { type: "checkbox", checked: settings.notifications.enabled });
-  const threshold = h("input", { type: "number", min: 0, step: "any", value: settings.notifications.payment_threshold, class: "narrow-input" });
+  const limits = h("input", { type: "text", value: formatLimits(settings.notifications.payment_limits), class: "wide-input", "data-testid": "payment-limits", spellcheck: false });
   const background = h("input", { type: "checkbox", checked: settings.run_in_background, "data-testid": "run-in-background" });
   const atLogin = h("input", { type: "checkbox", checked: settings.start_at_login, "data-testid": "start-at-login" });
   const rank = (v: string) => (VERB_ORDER.indexOf(v) + 100) % 100;
@@ -26,13 +26,21 @@ export async function renderSettings(into: HTMLElement, status: Status, changed:
 
   const save = h("button", { class: "primary", "data-testid": "settings-save" }, "Save settings");
   save.addEventListener("click", async () => {
+    let paymentLimits: Record<string, number>;
+    try {
+      paymentLimits = parseLimits(limits.value);
+    } catch (e) {
+      toast(String(e instanceof Error ? e.message : e), "error");
+      return;
+    }
     const next: Settings = {
       long_poll: longPoll.checked,
       poll_interval_secs: Number(interval.value),
       notifications: {
         enabled: enabled.checked,
         approve_from_notification: Object.fromEntries(perVerb.map(({ verb, box }) => [verb, box.checked])),
-        payment_threshold: Number(threshold.value),
+        payment_limits: paymentLimits,
+        muted_workflows: settings.notifications.muted_workflows,
       },
       run_in_background: background.checked,
       start_at_login: atLogin.checked,
@@ -62,7 +70,8 @@ export async function renderSettings(into: HTMLElement, status: Status, changed:
         h("label", { class: "inline" }, enabled, "Show a notification for each new approval"),
         h("p", { class: "muted small" }, "Allow approving straight from a notification for:"),
         h("div", { class: "verb-grid" }, perVerb.map(({ verb, box }) => h("label", { class: "inline" }, box, verbLabel(verb)))),
-        h("label", { class: "inline" }, "Payments above ", threshold, " always need the app opened"),
+        h("label", { class: "stacked" }, "Payments approvable from a notification up to, per currency (others always need the app):", limits),
+        h("p", { class: "muted small" }, "For example: USD 10000, EUR 10000, JPY 1500000. A notification never offers Approve for an item with a redacted or suspicious value."),
       ),
       h("section", { class: "card" },
         h("h2", {}, "Running in the background"),
@@ -77,6 +86,7 @@ export async function renderSettings(into: HTMLElement, status: Status, changed:
           h("dt", {}, "Org"), h("dd", {}, status.demo ? "Local demo" : status.org ?? ""),
           h("dt", {}, "Control plane"), h("dd", { class: "mono small" }, status.url ?? ""),
           h("dt", {}, "Device name"), h("dd", {}, status.label ?? ""),
+          h("dt", {}, "Operator keys"), h("dd", { class: "mono small pre-line", "data-testid": "settings-operator-fingerprints" }, status.operator_fingerprints.join("\n")),
         ),
       ),
       h("section", { class: "card danger-zone" },
@@ -111,4 +121,20 @@ function confirmRemove(changed: (s: Status) => void) {
     ),
   );
   document.body.appendChild(overlay);
+}
+
+/// `{USD: 10000, EUR: 9000}` as `USD 10000, EUR 9000`.
+function formatLimits(limits: Record<string, number>): string {
+  return Object.entries(limits).map(([currency, limit]) => `${currency} ${limit}`).join(", ");
+}
+
+/// The inverse of `formatLimits`, with a sentence for what it cannot read.
+function parseLimits(text: string): Record<string, number> {
+  const limits: Record<string, number> = {};
+  for (const part of text.split(",").map((p) => p.trim()).filter((p) => p)) {
+    const match = /^([A-Za-z]{3})\s+([0-9][0-9_ ]*(?:\.[0-9]+)?)$/.exec(part);
+    if (!match) throw new Error(`“${part}” is not a currency code and an amount, such as “USD 10000”.`);
+    limits[match[1].toUpperCase()] = Number(match[2].replace(/[_ ]/g, ""));
+  }
+  return limits;
 }

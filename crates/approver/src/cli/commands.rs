@@ -2,6 +2,7 @@
 
 use heso_approver::audit::{audit, export_lines, NOT_BY_THIS_DEVICE};
 use heso_approver::device_key::Keychain;
+use heso_approver::display::visible;
 use heso_approver::enrol::{enrol, EnrolError};
 use heso_approver::exit;
 use heso_approver::profile::home;
@@ -156,7 +157,8 @@ pub fn queue(json: bool, wait: Option<u64>) -> Result<()> {
                     let view = item_view(&verified);
                     json!({"action_hash": view.action_hash, "status": "verified", "verb": view.verb,
                            "tool": view.tool_name, "summary": view.summary, "rule_id": view.rule_id,
-                           "workflow": view.workflow, "account": view.account, "sla_deadline": deadline})
+                           "workflow": view.workflow, "account": view.account, "sla_deadline": deadline,
+                           "warnings": view.warnings})
                 }
                 Err(refusal) => json!({"action_hash": item["action_hash"], "status": "refused",
                                        "refusal": refusal.to_string(), "rule_id": item["rule_id"],
@@ -174,7 +176,8 @@ pub fn queue(json: bool, wait: Option<u64>) -> Result<()> {
         approver.profile.url, approver.profile.org
     );
     for row in &rows {
-        let hash = row["action_hash"].as_str().unwrap_or_default();
+        // A refused row's hash is the control plane's word: shown inert.
+        let hash = visible(row["action_hash"].as_str().unwrap_or_default());
         let deadline = row["sla_deadline"].as_str().unwrap_or_default();
         println!();
         if row["status"] == "verified" {
@@ -190,8 +193,14 @@ pub fn queue(json: bool, wait: Option<u64>) -> Result<()> {
                 row["workflow"].as_str().unwrap_or_default(),
                 minutes_left(deadline)
             );
+            for warning in row["warnings"].as_array().into_iter().flatten() {
+                println!("    WARNING {}", warning.as_str().unwrap_or_default());
+            }
         } else {
-            println!("  REFUSED  {}", row["refusal"].as_str().unwrap_or_default());
+            println!(
+                "  REFUSED  {}",
+                visible(row["refusal"].as_str().unwrap_or_default())
+            );
         }
         println!("    {hash}");
     }
@@ -224,11 +233,14 @@ pub fn show(hash: &str, json: bool) -> Result<()> {
             &json!({"status": status, "verified": false, "refusal": why, "action_hash": hash}),
         ),
         (Err(why), false) => {
-            println!("REFUSED: {why}");
+            println!("REFUSED: {}", visible(why));
             println!("This item cannot be approved. Action {hash}");
         }
         (Ok(v), false) => {
             println!("{}", v.summary);
+            for warning in &v.warnings {
+                println!("  WARNING   {warning}");
+            }
             println!(
                 "  verified: operator {} (pinned at enrolment)",
                 v.operator_fingerprint
@@ -257,11 +269,14 @@ pub fn show(hash: &str, json: bool) -> Result<()> {
             }
             println!("  fields");
             for f in &v.fields {
-                let mark = if f.matched { "  ← matched" } else { "" };
+                let mut mark = if f.matched { "  ← matched" } else { "" }.to_owned();
+                if let Some(warning) = &f.warning {
+                    mark.push_str(&format!("  ⚠ {warning}"));
+                }
                 match (&f.commitment, f.redacted) {
                     (Some(c), _) => println!("    {}: [redacted, commitment {}]{mark}", f.name, c),
                     (None, true) => println!("    {}: [redacted]{mark}", f.name),
-                    _ => println!("    {}: {}{mark}", f.name, f.value),
+                    _ => println!("    {}: {}{mark}", f.name, f.shown),
                 }
             }
         }
@@ -334,11 +349,21 @@ pub fn audit_command(json: bool) -> Result<()> {
         }
         for e in &entries {
             let flag = if e.alert.is_some() { "ALERT " } else { "" };
-            println!("{flag}{} {}  {}", e.decision, e.action_hash, e.decided_at);
+            // Entries the control plane lists are its word: shown inert.
+            println!(
+                "{flag}{} {}  {}",
+                visible(&e.decision),
+                visible(&e.action_hash),
+                visible(&e.decided_at)
+            );
             println!(
                 "    submission: {} · final receipt: {}",
-                e.submission, e.verification
+                visible(&e.submission),
+                visible(&e.verification)
             );
+            if e.reported {
+                println!("    reported as suspicious");
+            }
         }
         if entries.is_empty() {
             println!("No decisions yet.");
