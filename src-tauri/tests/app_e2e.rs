@@ -352,6 +352,13 @@ async fn approve_reject_and_refuse_in_the_real_window() {
     .await;
     ui.screenshot("06-audit").await;
 
+    // The decisions' messages fade first: they sit over the settings' controls.
+    for _ in 0..100 {
+        if ui.find_all("[data-testid=toast]").await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     ui.click(&ui.wait_for("[data-testid=nav-settings]").await)
         .await;
     ui.wait_until("[data-testid=settings-fingerprint]", |t| {

@@ -6,7 +6,7 @@ Reads one JSON request per line on stdin, answers one JSON line on stdout:
 Ops:
   init {dir}                         heso init DIR; answers the operator public key
   configure {endpoint, api_key}      heso.cloud.configure
-  suspend {verb, tool_name, fields, target_host?}
+  suspend {verb, tool_name, fields, target_host?, workflow?, redact_fields?, redact_strategy?}
                                      engine suspends the action; push_receipt + open_approval
   poll {action_hash}                 heso.cloud.poll_approval
   finalize {action_hash}             get_l1_parts + heso.finalize_l1
@@ -54,7 +54,12 @@ def op_suspend(req):
         fields=req["fields"],
         target_host=req.get("target_host"),
     )
-    out = json.loads(bytes(core.process(json.dumps(action.to_process_input()).encode(), STATE["root"])))
+    request = action.to_process_input()
+    # The engine redacts these fields before signing (commit_and_reveal or destructive).
+    for key in ("redact_fields", "redact_strategy"):
+        if key in req:
+            request[key] = req[key]
+    out = json.loads(bytes(core.process(json.dumps(request).encode(), STATE["root"])))
     if out["status"] != "suspended":
         raise RuntimeError(f"the engine did not suspend: {out['status']}")
     receipt = out["receipt"]

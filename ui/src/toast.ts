@@ -11,5 +11,7 @@ export function toast(message: string, kind: "ok" | "info" | "error" = "info") {
     h("button", { class: "toast-close", "aria-label": "Dismiss", onclick: close }, "×"),
   );
   box.appendChild(el);
+  // A few at most: a pile of old messages would cover the controls.
+  while (box.children.length > 3) box.firstElementChild?.remove();
   if (kind !== "error") setTimeout(close, 4000);
 }

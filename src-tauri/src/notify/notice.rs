@@ -76,7 +76,8 @@ pub fn one_line(text: &str) -> String {
     out
 }
 
-/// Whether a value fits a notification whole (not cut).
+/// Whether a value fits a notification whole (not cut). The rule's sentence
+/// is the operator's explanation, not part of the action: it may be cut.
 fn fits(text: &str) -> bool {
     visible(text).chars().nth(MAX_VALUE_CHARS).is_none()
 }
@@ -163,7 +164,11 @@ pub fn subject(view: &ItemView) -> String {
         let amount = plain(view, AMOUNT)
             .map(|a| grouped(&a))
             .unwrap_or_else(|| "an amount".into());
-        let payee = plain(view, PAYEE).unwrap_or_else(|| "an unnamed payee".into());
+        let payee = match field(view, PAYEE) {
+            Some(f) if f.redacted => "a redacted payee".into(),
+            Some(f) => shown(f),
+            None => "an unnamed payee".into(),
+        };
         return match plain(view, CURRENCY) {
             Some(currency) => format!("payment of {amount} {currency} to {payee}"),
             None => format!("payment of {amount} to {payee}"),
@@ -211,9 +216,7 @@ pub fn approve_withheld(view: &ItemView, settings: &NotificationSettings) -> Opt
         return Some("Part of this action is redacted: open the app to see what is signed.".into());
     }
     let whole = view.fields.iter().all(|f| fits(&f.name) && fits(&f.shown))
-        && [&view.tool_name, &view.rule_display]
-            .iter()
-            .all(|t| fits(t))
+        && fits(&view.tool_name)
         && view.target_host.as_deref().is_none_or(fits);
     if !whole || detail_fields(view).len() > MAX_DETAIL_LINES {
         return Some("This action has more than a notification can show: open the app.".into());
