@@ -8,6 +8,7 @@ fn main() {
         "decide",
         "report_suspicious",
         "audit",
+        "roster",
         "export_receipts",
         "settings",
         "save_settings",

@@ -158,3 +158,98 @@ async fn the_sdk_submit_token_path_records_the_vote() {
         "approved"
     );
 }
+
+/// The agent holds the org's API key and its operator key. It mints a key,
+/// registers it as an approver through the SDK, and votes with it: the vote
+/// is refused and the approval stays pending until an administrator confirms
+/// that key; a revoked key is refused again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_cannot_approve_its_own_action_with_a_key_it_registered() {
+    let (mut sdk, plane, _device, _dir) = setup().await;
+    let suspended = suspend_payment(&mut sdk, 8800);
+    let hash = suspended.content.action_hash.clone();
+    let rule = suspended.content.policy.rule_id.clone();
+    let minted = Device::new(&plane, 99);
+    sdk.must(json!({"op": "register_approver", "key_id": "agent-bot",
+                    "public_key": minted.public_b64(), "label": "ci-bot"}));
+    // Each call signs a fresh token (a new nonce).
+    let vote = || {
+        let token = minted.token(&suspended, Decision::Approved, &rule);
+        json!({"op": "submit_token", "action_hash": hash, "token_b64": STANDARD.encode(token),
+               "content": suspended.content, "scope": rule, "decision": "approved"})
+    };
+    let refused = sdk.ask(vote());
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("403"),
+        "{refused}"
+    );
+    // The same vote sent by hand says why.
+    let (status, body) = plane
+        .op(
+            Method::POST,
+            &format!("/v1/approvals/{hash}/submit-token"),
+            Some(json!({"token_b64": STANDARD.encode(minted.token(&suspended, Decision::Approved, &rule)),
+                        "action_content": suspended.content, "required_scope": rule, "decision": "approved"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["code"], "approver_unconfirmed", "{body}");
+    assert_eq!(
+        sdk.must(json!({"op": "poll", "action_hash": hash}))["status"],
+        "pending"
+    );
+    // The agent cannot take over an enrolled device's entry either.
+    let store = plane.state().store();
+    let org = store.org_by_name(support::ORG).unwrap().unwrap().id;
+    let enrolled = store
+        .roster(org)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.source == "enrolment")
+        .unwrap();
+    let takeover = sdk.ask(json!({"op": "register_approver", "key_id": enrolled.key_id,
+                                  "public_key": minted.public_b64()}));
+    assert_eq!(takeover["ok"], false, "{takeover}");
+
+    // An administrator confirms the key: now its vote counts.
+    heso_control_plane::admin::change_approver(
+        store,
+        support::ORG,
+        "agent-bot",
+        heso_control_plane::admin::RosterChange::Confirm,
+    )
+    .unwrap();
+    let view = sdk.must(vote());
+    assert_eq!(view["status"], "approved");
+
+    // Revoked: refused on the next approval.
+    heso_control_plane::admin::change_approver(
+        store,
+        support::ORG,
+        "agent-bot",
+        heso_control_plane::admin::RosterChange::Revoke,
+    )
+    .unwrap();
+    let next = suspend_payment(&mut sdk, 9100);
+    let next_rule = next.content.policy.rule_id.clone();
+    let token = minted.token(&next, Decision::Approved, &next_rule);
+    let (status, body) = plane
+        .op(
+            Method::POST,
+            &format!("/v1/approvals/{}/submit-token", next.content.action_hash),
+            Some(
+                json!({"token_b64": STANDARD.encode(token), "action_content": next.content,
+                        "required_scope": next_rule, "decision": "approved"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["code"], "approver_revoked", "{body}");
+    assert_eq!(
+        sdk.must(json!({"op": "poll", "action_hash": next.content.action_hash}))["status"],
+        "pending"
+    );
+}

@@ -330,6 +330,26 @@ pub async fn report_suspicious(
     Ok(result)
 }
 
+/// The org's roster as the control plane lists it: who else can approve.
+/// Its values are the control plane's word, so they are shown inert.
+#[tauri::command]
+pub async fn roster(state: State<'_, AppState>) -> Answer<serde_json::Value> {
+    let approver = session_approver(&state).await?;
+    let approver = approver.lock().await;
+    let mut answer = approver
+        .client
+        .roster(&approver.key)
+        .await
+        .map_err(|e| e.to_string())?;
+    for entry in answer["items"].as_array_mut().into_iter().flatten() {
+        for name in ["label", "fingerprint", "source"] {
+            let text = visible(entry[name].as_str().unwrap_or_default());
+            entry[name] = text.into();
+        }
+    }
+    Ok(answer)
+}
+
 #[derive(Debug, Serialize)]
 pub struct AuditView {
     pub entries: Vec<AuditEntry>,

@@ -124,6 +124,7 @@ fn main() {
             commands::decide,
             commands::report_suspicious,
             commands::audit,
+            commands::roster,
             commands::export_receipts,
             commands::settings,
             commands::save_settings,

@@ -365,6 +365,26 @@ async fn approve_reject_and_refuse_in_the_real_window() {
         t.starts_with("heso:")
     })
     .await;
+    // The agent, holding the org's API key, registers a key of its own: the
+    // roster shows it, and shows that it cannot approve until confirmed.
+    let minted = heso_receipt::SigningKey::from_bytes(&[77; 32]);
+    let (status, _) = plane
+        .op(
+            reqwest::Method::POST,
+            "/v1/orgs/register-approver-pubkey",
+            Some(json!({"key_id": "ci-bot", "label": "ci-bot",
+                        "public_key": heso_receipt::keys::public_key_b64(&minted.verifying_key())})),
+        )
+        .await;
+    assert!(status.is_success(), "{status}");
+    ui.click(&ui.wait_for("[data-testid=nav-audit]").await)
+        .await;
+    ui.click(&ui.wait_for("[data-testid=nav-settings]").await)
+        .await;
+    ui.wait_until("[data-testid=roster]", |t| {
+        t.contains("this device") && t.contains("ci-bot") && t.contains("awaiting confirmation")
+    })
+    .await;
     ui.screenshot("07-settings").await;
 
     // Start at login: an autostart entry that starts the app in the tray.

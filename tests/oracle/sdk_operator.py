@@ -11,6 +11,8 @@ Ops:
   poll {action_hash}                 heso.cloud.poll_approval
   finalize {action_hash}             get_l1_parts + heso.finalize_l1
   submit_token {action_hash, token_b64, content, scope, decision}
+  register_approver {key_id, public_key, label?}
+                                     heso.cloud.register_approver_pubkey (what an agent holding the API key can call)
   verify {receipt}                   heso._core.verify_action_receipt
 """
 
@@ -100,6 +102,11 @@ def op_submit_token(req):
     return {"status": view.status, "approved_count": view.approved_count}
 
 
+def op_register_approver(req):
+    cloud.register_approver_pubkey(req["key_id"], req["public_key"], label=req.get("label", ""))
+    return {}
+
+
 def op_verify(req):
     return {"verdict": core.verify_action_receipt(json.dumps(req["receipt"]).encode())}
 
@@ -111,6 +118,7 @@ OPS = {
     "poll": op_poll,
     "finalize": op_finalize,
     "submit_token": op_submit_token,
+    "register_approver": op_register_approver,
     "verify": op_verify,
 }
 

@@ -93,6 +93,16 @@ export interface AuditEntry {
   reported: boolean;
 }
 
+export interface RosterEntry {
+  label: string;
+  fingerprint: string;
+  /// "enrolment" (a person redeemed a one-time code) or "operator" (registered with the org's API key).
+  source: string;
+  confirmed: boolean;
+  revoked: boolean;
+  you: boolean;
+}
+
 export interface Settings {
   long_poll: boolean;
   poll_interval_secs: number;
@@ -116,6 +126,7 @@ export const api = {
   decide: (actionHash: string, decision: "approve" | "reject", reason: string) =>
     invoke<DecisionResult>("decide", { actionHash, decision, reason }),
   reportSuspicious: (actionHash: string) => invoke<DecisionResult>("report_suspicious", { actionHash }),
+  roster: () => invoke<{ org: string; items: RosterEntry[] }>("roster"),
   audit: () => invoke<{ entries: AuditEntry[]; alerts: number }>("audit"),
   exportReceipts: () => invoke<{ path: string; count: number }>("export_receipts"),
   settings: () => invoke<Settings>("settings"),

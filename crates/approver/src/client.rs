@@ -234,6 +234,12 @@ impl Client {
             .await
     }
 
+    /// The org's roster: who can approve, and how each joined.
+    pub async fn roster(&self, key: &DeviceKey) -> Result<Value, ClientError> {
+        self.call_with_retry(key, Method::GET, "/v1/approver/roster", None, 3)
+            .await
+    }
+
     pub async fn cosignatures(&self, key: &DeviceKey) -> Result<Value, ClientError> {
         self.call_with_retry(key, Method::GET, "/v1/approver/cosignatures", None, 3)
             .await

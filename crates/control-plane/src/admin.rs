@@ -1,7 +1,7 @@
 //! Operator administration: orgs, enrolment codes, policy. Used by the
 //! command line and by the demo.
 
-use crate::store::{Store, StoreError};
+use crate::store::{OrgId, RosterEntry, Standing, Store, StoreError};
 use crate::{clock, secrets};
 use heso_receipt::keys;
 
@@ -81,4 +81,69 @@ pub fn set_policy(store: &Store, org: &str, toml: &str) -> Result<String, AdminE
         .ok_or_else(|| AdminError::Invalid(format!("no org named `{org}`")))?;
     store.set_policy(found.id, toml)?;
     Ok(blake3::hash(toml.as_bytes()).to_hex().to_string())
+}
+
+fn org_id(store: &Store, org: &str) -> Result<OrgId, AdminError> {
+    Ok(store
+        .org_by_name(org)?
+        .ok_or_else(|| AdminError::Invalid(format!("no org named `{org}`")))?
+        .id)
+}
+
+/// Lets keys registered through the org's API key vote without confirmation
+/// (the vendor's own behaviour). The agent holds that key: whoever runs it
+/// can then approve its own actions.
+pub fn trust_api_approvers(store: &Store, org: &str, trust: bool) -> Result<(), AdminError> {
+    store.set_trust_api_approvers(org_id(store, org)?, trust)?;
+    Ok(())
+}
+
+/// The org's roster.
+pub fn roster(store: &Store, org: &str) -> Result<Vec<RosterEntry>, AdminError> {
+    Ok(store.roster(org_id(store, org)?)?)
+}
+
+/// What an administrator can do to a roster entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RosterChange {
+    Confirm,
+    Revoke,
+}
+
+pub fn change_approver(
+    store: &Store,
+    org: &str,
+    key_id: &str,
+    change: RosterChange,
+) -> Result<(), AdminError> {
+    let org = org_id(store, org)?;
+    let found = match change {
+        RosterChange::Confirm => store.confirm_approver(org, key_id)?,
+        RosterChange::Revoke => store.revoke_approver(org, key_id, clock::now())?,
+    };
+    if !found {
+        return Err(AdminError::Invalid(format!(
+            "no approver with key id `{key_id}` in this org (see `heso-control-plane approver list`)"
+        )));
+    }
+    Ok(())
+}
+
+/// How an entry stands, in a word.
+pub fn standing_word(standing: Standing) -> &'static str {
+    match standing {
+        Standing::Confirmed => "confirmed",
+        Standing::Unconfirmed => "unconfirmed",
+        Standing::Revoked => "revoked",
+    }
+}
+
+/// The org's operator key fingerprints, for a person enrolling to compare.
+pub fn operator_fingerprints(store: &Store, org: &str) -> Result<Vec<String>, AdminError> {
+    let keys = store.operator_keys(org_id(store, org)?)?;
+    Ok(keys
+        .iter()
+        .filter_map(|k| keys::decode_public_key(k).ok())
+        .map(|k| keys::fingerprint(&k))
+        .collect())
 }

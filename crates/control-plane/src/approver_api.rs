@@ -8,10 +8,11 @@ use crate::list_cache::ListKey;
 use crate::operator_api::{
     already_decided, check_action_hash, check_token, stored_receipt, token_decision,
 };
-use crate::store::{VoteOutcome, VoteRow};
+use crate::store::{Standing, VoteOutcome, VoteRow};
 use crate::views::{ApprovalItem, ApprovalView};
 use crate::{clock, secrets, AppState};
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -83,9 +84,10 @@ pub struct ListQuery {
 /// moves past `since` (an approval opened or was decided), or after `wait` seconds.
 pub async fn list_pending(
     State(state): State<AppState>,
-    Query(query): Query<ListQuery>,
+    query: Result<Query<ListQuery>, QueryRejection>,
     Enrolled { approver, .. }: Enrolled,
 ) -> ApiResult<impl IntoResponse> {
+    let Query(query) = query?;
     let org = approver.org_id;
     let mut changes = state.changes().subscribe(org);
     if let (Some(wait), Some(since)) = (query.wait, query.since) {
@@ -357,5 +359,38 @@ pub async fn cosignatures(
         .collect();
     Ok(Json(
         json!({"approver_public_key": device.b64, "items": items}),
+    ))
+}
+
+/// `GET /v1/approver/roster`: who can approve in this device's org, so a
+/// person sees every key whose votes count (and which do not yet).
+pub async fn roster(
+    State(state): State<AppState>,
+    Enrolled {
+        device, approver, ..
+    }: Enrolled,
+) -> ApiResult<Json<Value>> {
+    let org_id = approver.org_id;
+    let (org, entries) = state
+        .db(move |s| Ok((s.org_by_id(org_id)?, s.roster(org_id)?)))
+        .await?;
+    let items: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            let fingerprint = keys::decode_public_key(&e.public_key)
+                .map(|k| keys::fingerprint(&k))
+                .unwrap_or_default();
+            json!({
+                "label": e.label,
+                "fingerprint": fingerprint,
+                "source": e.source,
+                "confirmed": e.standing == Standing::Confirmed,
+                "revoked": e.standing == Standing::Revoked,
+                "you": e.public_key == device.b64,
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({"org": org.map(|o| o.name).unwrap_or_default(), "items": items}),
     ))
 }

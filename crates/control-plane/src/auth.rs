@@ -3,7 +3,7 @@
 
 use crate::body::RawBody;
 use crate::error::{ApiError, ApiResult};
-use crate::store::{Approver, Org};
+use crate::store::{Approver, Org, Standing};
 use crate::{clock, secrets, AppState};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -109,10 +109,19 @@ async fn verify_device(
     })
 }
 
-/// The roster entry of an enrolled device.
+/// The roster entry of an enrolled device; a revoked one is refused.
 async fn enrolled_approver(state: &AppState, device: &DeviceKey) -> ApiResult<Approver> {
     let b64 = device.b64.clone();
     let mut entries = state.db(move |s| s.approvers_with_key(&b64)).await?;
+    if let [entry] = entries.as_slice() {
+        let (org, key) = (entry.org_id, device.b64.clone());
+        if state.db(move |s| s.standing(org, &key)).await? == Some(Standing::Revoked) {
+            return Err(ApiError::forbidden(
+                "device_revoked",
+                "this device has been revoked by an administrator",
+            ));
+        }
+    }
     match entries.len() {
         0 => Err(ApiError::forbidden(
             "not_enrolled",

@@ -75,3 +75,11 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A query string that does not parse is answered like every other error:
+/// JSON with a code, not axum's plain-text rejection.
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::bad_request(rejection.body_text())
+    }
+}

@@ -137,6 +137,7 @@ pub fn router(state: AppState) -> Router {
             post(approver_api::decide),
         )
         .route("/v1/approver/cosignatures", get(approver_api::cosignatures))
+        .route("/v1/approver/roster", get(approver_api::roster))
         .fallback(|| async { error::ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())

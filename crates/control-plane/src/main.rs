@@ -68,6 +68,43 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// The approver roster: list, confirm keys the operator API registered, revoke.
+    Approver {
+        #[command(subcommand)]
+        command: ApproverCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApproverCommand {
+    /// Every key on the org's roster, with how it joined and whether it may vote.
+    List {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let a key registered through the operator API vote (check its
+    /// fingerprint with its owner first).
+    Confirm {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        key_id: String,
+    },
+    /// Refuse every request and vote of this key from now on.
+    Revoke {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        key_id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -84,6 +121,21 @@ enum OrgCommand {
         /// Minutes approvers have to decide.
         #[arg(long, default_value_t = 30)]
         sla_minutes: i64,
+        /// Count votes of keys registered with the org's API key without an
+        /// administrator's confirmation, as the vendor's own control plane
+        /// does. Risky: the agent holds that API key.
+        #[arg(long)]
+        trust_api_approvers: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an org: its operator key fingerprints (for people enrolling to
+    /// compare), SLA and roster policy.
+    Show {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        name: String,
         #[arg(long)]
         json: bool,
     },
@@ -133,10 +185,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     name,
                     operator_key,
                     sla_minutes,
+                    trust_api_approvers,
                     json,
                 },
         } => {
-            let org = admin::create_org(&open(&db)?, &name, &operator_key, sla_minutes)?;
+            let store = open(&db)?;
+            let org = admin::create_org(&store, &name, &operator_key, sla_minutes)?;
+            if trust_api_approvers {
+                admin::trust_api_approvers(&store, &org.name, true)?;
+                eprintln!("warning: keys registered with this org's API key will count without confirmation; the agent holds that key.");
+            }
             if json {
                 println!("{}", json!({"org": org.name, "api_key": org.api_key}));
             } else {
@@ -147,6 +205,38 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
         }
+        Command::Org {
+            command: OrgCommand::Show { db, name, json },
+        } => {
+            let store = open(&db)?;
+            let org = store
+                .org_by_name(&name)?
+                .ok_or_else(|| anyhow::anyhow!("no org named `{name}`"))?;
+            let fingerprints = admin::operator_fingerprints(&store, &name)?;
+            let trust = store.trusts_api_approvers(org.id)?;
+            if json {
+                println!(
+                    "{}",
+                    json!({"org": org.name, "operator_fingerprints": fingerprints,
+                           "sla_minutes": org.sla_minutes, "trust_api_approvers": trust})
+                );
+            } else {
+                println!("Org `{}`", org.name);
+                for f in &fingerprints {
+                    println!("  operator key  {f}");
+                }
+                println!("  SLA           {} min", org.sla_minutes);
+                println!(
+                    "  API-registered approvers  {}",
+                    if trust {
+                        "count without confirmation (risky)"
+                    } else {
+                        "need `approver confirm`"
+                    }
+                );
+            }
+        }
+        Command::Approver { command } => approver_command(command)?,
         Command::Enroll {
             db,
             org,
@@ -190,6 +280,54 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(serve(store, listen, demo))?;
         }
     }
+    Ok(())
+}
+
+fn approver_command(command: ApproverCommand) -> anyhow::Result<()> {
+    let (db, org, key_id, change) = match command {
+        ApproverCommand::List { db, org, json } => {
+            let roster = admin::roster(&open(&db)?, &org)?;
+            let fingerprint = |key: &str| {
+                heso_receipt::keys::decode_public_key(key)
+                    .map(|k| heso_receipt::keys::fingerprint(&k))
+                    .unwrap_or_default()
+            };
+            if json {
+                let items: Vec<_> = roster
+                    .iter()
+                    .map(|e| json!({"key_id": e.key_id, "label": e.label, "fingerprint": fingerprint(&e.public_key),
+                                    "source": e.source, "standing": admin::standing_word(e.standing)}))
+                    .collect();
+                println!("{}", serde_json::Value::from(items));
+            } else if roster.is_empty() {
+                println!("No approvers in `{org}` yet.");
+            } else {
+                for e in &roster {
+                    println!(
+                        "{:<12} {}  {}  {} ({})",
+                        admin::standing_word(e.standing),
+                        e.key_id,
+                        fingerprint(&e.public_key),
+                        e.label,
+                        e.source
+                    );
+                }
+            }
+            return Ok(());
+        }
+        ApproverCommand::Confirm { db, org, key_id } => {
+            (db, org, key_id, admin::RosterChange::Confirm)
+        }
+        ApproverCommand::Revoke { db, org, key_id } => {
+            (db, org, key_id, admin::RosterChange::Revoke)
+        }
+    };
+    admin::change_approver(&open(&db)?, &org, &key_id, change)?;
+    let done = match change {
+        admin::RosterChange::Confirm => "confirmed: its votes count",
+        admin::RosterChange::Revoke => "revoked: its requests and votes are refused",
+    };
+    println!("`{key_id}` in `{org}` {done}.");
     Ok(())
 }
 

@@ -3,9 +3,10 @@
 use crate::auth::OperatorOrg;
 use crate::body::{parse_json, RawBody};
 use crate::error::{ApiError, ApiResult};
-use crate::store::{AppendOutcome, NewApproval, NewReceipt, OrgId, VoteOutcome, VoteRow};
+use crate::store::{AppendOutcome, NewApproval, NewReceipt, OrgId, Standing, VoteOutcome, VoteRow};
 use crate::views::ApprovalView;
 use crate::{clock, secrets, AppState};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -376,6 +377,22 @@ pub(crate) async fn check_token(
         .collect();
     let parsed = heso_receipt::ApprovalToken::parse(token_bytes)
         .map_err(|e| ApiError::forbidden("token_refused", e.to_string()))?;
+    let voter = keys::public_key_b64(&parsed.approver_key);
+    match state.db(move |s| s.standing(org, &voter)).await? {
+        Some(Standing::Unconfirmed) => {
+            return Err(ApiError::forbidden(
+                "approver_unconfirmed",
+                "this approver key was registered with the org's API key and an administrator has not confirmed it (heso-control-plane approver confirm)",
+            ))
+        }
+        Some(Standing::Revoked) => {
+            return Err(ApiError::forbidden(
+                "approver_revoked",
+                "this approver key has been revoked",
+            ))
+        }
+        _ => {}
+    }
     let nonce_hex = hex::encode(parsed.nonce);
     let seen = state.db(move |s| s.nonce_seen(org, &nonce_hex)).await?;
     let requirements = TokenRequirements {
@@ -577,8 +594,13 @@ pub async fn register_approver(
         public_key: public_key.clone(),
         label: request.label,
     };
+    // The agent holds this API key: what it registers cannot vote until an
+    // administrator confirms it, unless the org chose the vendor's looser way.
     state
-        .db(move |s| s.upsert_approver(&approver, "operator", clock::now()))
+        .db(move |s| {
+            let confirmed = s.trusts_api_approvers(org.id)?;
+            s.upsert_approver(&approver, confirmed, clock::now())
+        })
         .await?;
     Ok(Json(
         json!({"status": "registered", "key_id": request.key_id, "public_key": public_key}),
@@ -595,8 +617,9 @@ pub struct PolicyQuery {
 pub async fn pull_policy(
     State(state): State<AppState>,
     OperatorOrg(org): OperatorOrg,
-    Query(query): Query<PolicyQuery>,
+    query: Result<Query<PolicyQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
+    let Query(query) = query?;
     let toml = state
         .db(move |s| s.policy(org.id))
         .await?

@@ -776,6 +776,7 @@ async fn the_openapi_document_describes_every_route() {
         "/v1/approver/approvals/{action_hash}",
         "/v1/approver/approvals/{action_hash}/decision",
         "/v1/approver/cosignatures",
+        "/v1/approver/roster",
     ] {
         assert!(paths.contains_key(path), "{path} missing from openapi.json");
     }

@@ -1,6 +1,6 @@
 // Settings: how the queue is kept fresh, notifications, the profile and key
 // fingerprint, and removing this device (which deletes the key).
-import { api, errorText, Settings, Status } from "../api";
+import { api, errorText, RosterEntry, Settings, Status } from "../api";
 import { clear, h } from "../dom";
 import { VERB_ORDER, verbLabel } from "../format";
 import { toast } from "../toast";
@@ -54,6 +54,9 @@ export async function renderSettings(into: HTMLElement, status: Status, changed:
     }
   });
 
+  const roster = h("div", { "data-testid": "roster" }, h("p", { class: "muted small" }, "Loading…"));
+  void fillRoster(roster);
+
   const remove = h("button", { class: "danger", "data-testid": "remove-device" }, "Remove this device…");
   remove.addEventListener("click", () => confirmRemove(changed));
 
@@ -89,6 +92,11 @@ export async function renderSettings(into: HTMLElement, status: Status, changed:
           h("dt", {}, "Operator keys"), h("dd", { class: "mono small pre-line", "data-testid": "settings-operator-fingerprints" }, status.operator_fingerprints.join("\n")),
         ),
       ),
+      h("section", { class: "card" },
+        h("h2", {}, "Who can approve"),
+        h("p", { class: "muted small" }, "Every key your org's control plane accepts votes from. A key the operator registered counts only once an administrator has confirmed it."),
+        roster,
+      ),
       h("section", { class: "card danger-zone" },
         h("h2", {}, "Remove this device"),
         h("p", { class: "muted small" }, "Deletes the signing key from this computer's keychain and forgets the enrolment. The local journal of your decisions is kept. You will need a new enrolment code to approve again."),
@@ -96,6 +104,26 @@ export async function renderSettings(into: HTMLElement, status: Status, changed:
       ),
     ),
   );
+}
+
+async function fillRoster(into: HTMLElement) {
+  try {
+    const roster = await api.roster();
+    clear(into, h("table", { class: "roster" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Device"), h("th", {}, "Key fingerprint"), h("th", {}, "Joined by"), h("th", {}, "State"))),
+      h("tbody", {}, roster.items.map(rosterRow))));
+  } catch (e) {
+    clear(into, h("p", { class: "muted small" }, `The roster is not available: ${errorText(e)}`));
+  }
+}
+
+function rosterRow(entry: RosterEntry): HTMLElement {
+  const state = entry.revoked ? "revoked" : entry.confirmed ? "can approve" : "awaiting confirmation";
+  return h("tr", { "data-testid": "roster-entry", class: entry.you ? "you" : "" },
+    h("td", { class: "isolated" }, entry.label, entry.you ? h("span", { class: "muted small" }, " (this device)") : null),
+    h("td", { class: "mono small" }, entry.fingerprint),
+    h("td", {}, entry.source === "enrolment" ? "one-time code" : entry.source === "operator" ? "operator's API key" : entry.source),
+    h("td", { class: entry.confirmed && !entry.revoked ? "" : "warn-text" }, state));
 }
 
 function confirmRemove(changed: (s: Status) => void) {

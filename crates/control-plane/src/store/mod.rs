@@ -38,6 +38,35 @@ pub struct Approver {
     pub label: String,
 }
 
+/// Whether a roster key may vote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    Confirmed,
+    /// Registered through the operator API; an administrator has not confirmed it.
+    Unconfirmed,
+    Revoked,
+}
+
+/// One roster entry, as administrators and approvers see it.
+#[derive(Debug, Clone)]
+pub struct RosterEntry {
+    pub key_id: String,
+    pub public_key: String,
+    pub label: String,
+    /// `enrolment` or `operator`.
+    pub source: String,
+    pub standing: Standing,
+    pub created_at: i64,
+}
+
+fn standing(confirmed: bool, revoked_at: Option<i64>) -> Standing {
+    match (revoked_at, confirmed) {
+        (Some(_), _) => Standing::Revoked,
+        (None, true) => Standing::Confirmed,
+        (None, false) => Standing::Unconfirmed,
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct StoredReceipt {
     pub seq: i64,
@@ -148,7 +177,10 @@ pub struct CosignatureRow {
 }
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("schema_v1.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("schema_v1.sql")),
+        M::up(include_str!("schema_v2.sql")),
+    ])
 }
 
 pub struct Store {
@@ -204,6 +236,16 @@ fn entry_hash(previous: &str, seq: i64, action_hash: &str) -> String {
     hasher.update(b"\0");
     hasher.update(action_hash.as_bytes());
     hasher.finalize().to_hex().to_string()
+}
+
+/// Whether a public key is on the roster of an org other than `org`: a
+/// device belongs to one org, so its requests name one roster.
+fn key_in_other_org(conn: &Connection, org: OrgId, public_key: &str) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM approvers WHERE org_id <> ?1 AND public_key = ?2)",
+        params![org, public_key],
+        |r| r.get(0),
+    )?)
 }
 
 impl Store {
@@ -334,10 +376,15 @@ impl Store {
 
     // ----- the approver roster -----
 
-    /// Registers or updates a roster entry keyed on `key_id`.
-    pub fn upsert_approver(&self, a: &Approver, source: &str, now: i64) -> Result<()> {
-        let conn = self.conn();
-        let taken: Option<String> = conn
+    /// Registers or updates a roster entry keyed on `key_id` through the
+    /// operator API. An enrolled device's entry cannot be changed this way; a
+    /// new public key under an existing id starts `confirmed` again as given
+    /// (an agent cannot swap its key into a confirmed entry); a revoked entry
+    /// stays revoked; a key in another org's roster is refused.
+    pub fn upsert_approver(&self, a: &Approver, confirmed: bool, now: i64) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let taken: Option<String> = tx
             .query_row(
                 "SELECT key_id FROM approvers WHERE org_id = ?1 AND public_key = ?2 AND key_id <> ?3",
                 params![a.org_id, a.public_key, a.key_id],
@@ -349,13 +396,101 @@ impl Store {
                 "this public key is already registered as `{other}`"
             )));
         }
-        conn.execute(
-            "INSERT INTO approvers (org_id, key_id, public_key, label, source, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (org_id, key_id) DO UPDATE SET public_key = excluded.public_key, label = excluded.label",
-            params![a.org_id, a.key_id, a.public_key, a.label, source, now],
+        if key_in_other_org(&tx, a.org_id, &a.public_key)? {
+            return Err(StoreError::Conflict(
+                "this public key is on another org's roster".into(),
+            ));
+        }
+        let source: Option<String> = tx
+            .query_row(
+                "SELECT source FROM approvers WHERE org_id = ?1 AND key_id = ?2",
+                params![a.org_id, a.key_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if source.as_deref() == Some("enrolment") {
+            return Err(StoreError::Conflict(format!(
+                "`{}` is a device enrolled with a one-time code; the operator API cannot change it",
+                a.key_id
+            )));
+        }
+        tx.execute(
+            "INSERT INTO approvers (org_id, key_id, public_key, label, source, created_at, confirmed)
+             VALUES (?1, ?2, ?3, ?4, 'operator', ?5, ?6)
+             ON CONFLICT (org_id, key_id) DO UPDATE SET
+                 confirmed = CASE WHEN approvers.public_key = excluded.public_key
+                                  THEN approvers.confirmed ELSE excluded.confirmed END,
+                 public_key = excluded.public_key, label = excluded.label",
+            params![a.org_id, a.key_id, a.public_key, a.label, now, confirmed],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Whether the org accepts keys registered through its API key as confirmed.
+    pub fn trusts_api_approvers(&self, org: OrgId) -> Result<bool> {
+        Ok(self.conn().query_row(
+            "SELECT trust_api_approvers FROM orgs WHERE id = ?1",
+            [org],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn set_trust_api_approvers(&self, org: OrgId, trust: bool) -> Result<()> {
+        self.conn().execute(
+            "UPDATE orgs SET trust_api_approvers = ?2 WHERE id = ?1",
+            params![org, trust],
         )?;
         Ok(())
+    }
+
+    /// The standing of a public key on an org's roster, if it is on it.
+    pub fn standing(&self, org: OrgId, public_key: &str) -> Result<Option<Standing>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT confirmed, revoked_at FROM approvers WHERE org_id = ?1 AND public_key = ?2",
+                params![org, public_key],
+                |r| Ok(standing(r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Every roster entry of an org, oldest first.
+    pub fn roster(&self, org: OrgId) -> Result<Vec<RosterEntry>> {
+        self.rows(
+            "SELECT key_id, public_key, label, source, confirmed, revoked_at, created_at
+             FROM approvers WHERE org_id = ?1 ORDER BY created_at, key_id",
+            [org],
+            |r| {
+                Ok(RosterEntry {
+                    key_id: r.get(0)?,
+                    public_key: r.get(1)?,
+                    label: r.get(2)?,
+                    source: r.get(3)?,
+                    standing: standing(r.get(4)?, r.get(5)?),
+                    created_at: r.get(6)?,
+                })
+            },
+        )
+    }
+
+    /// Confirms an entry (a revoked one stays revoked). False when no such entry.
+    pub fn confirm_approver(&self, org: OrgId, key_id: &str) -> Result<bool> {
+        let changed = self.conn().execute(
+            "UPDATE approvers SET confirmed = 1 WHERE org_id = ?1 AND key_id = ?2",
+            params![org, key_id],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Revokes an entry for good. False when no such entry.
+    pub fn revoke_approver(&self, org: OrgId, key_id: &str, now: i64) -> Result<bool> {
+        let changed = self.conn().execute(
+            "UPDATE approvers SET revoked_at = COALESCE(revoked_at, ?3) WHERE org_id = ?1 AND key_id = ?2",
+            params![org, key_id, now],
+        )?;
+        Ok(changed == 1)
     }
 
     /// The roster entries holding this public key, across orgs.
@@ -370,9 +505,10 @@ impl Store {
             })
     }
 
+    /// The keys whose votes count: confirmed and not revoked.
     pub fn roster_keys(&self, org: OrgId) -> Result<Vec<String>> {
         self.rows(
-            "SELECT public_key FROM approvers WHERE org_id = ?1",
+            "SELECT public_key FROM approvers WHERE org_id = ?1 AND confirmed = 1 AND revoked_at IS NULL",
             [org],
             |r| r.get(0),
         )
@@ -438,6 +574,11 @@ impl Store {
         )?;
         if already {
             return Ok(Err("this device key is already enrolled with this org"));
+        }
+        if key_in_other_org(&tx, org, public_key)? {
+            return Ok(Err(
+                "this device key is enrolled with another org; remove the device there first",
+            ));
         }
         let label = if device_label.is_empty() {
             code_label.clone()
