@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit, property, vector, differential
 # and end-to-end tests, including the desktop app's window driven over
-# WebDriver. The vendor package `heso==0.5.1` is the oracle and the operator;
+# WebDriver, and a short run of each fuzz target. The vendor package `heso==0.5.1` is the oracle and the operator;
 # the approver's key goes to a real Secret Service (a throwaway GNOME Keyring
 # on a private D-Bus session); the window runs on a private X display (Xvfb).
 set -euo pipefail
@@ -11,4 +11,8 @@ scripts/setup-vendor-venv.sh
 (cd ui && npm ci --no-audit --no-fund --silent && npm run build --silent)
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+(cd fuzz && cargo fmt --check)
 xvfb-run -a -s "-screen 0 1280x800x24" scripts/with-secret-service.sh cargo test --workspace
+# A 30-second coverage-guided smoke of each fuzz target (AFL++): any crash,
+# panic or hang fails the run.
+scripts/fuzz.sh 30
