@@ -60,6 +60,7 @@ async fn verify_device(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
+    enrolled: Option<&mut Option<Approver>>,
 ) -> ApiResult<DeviceKey> {
     let key_b64 = header(headers, KEY_HEADER)?;
     let key = keys::decode_public_key(key_b64)
@@ -79,34 +80,42 @@ async fn verify_device(
 
     let now = clock::now();
     let skew = state.config().clock_skew_secs;
-    if (now - timestamp).abs() > skew {
+    // The header is the caller's number: no arithmetic on it may overflow.
+    if now.abs_diff(timestamp) > skew.unsigned_abs() {
         return Err(ApiError::unauthorized(format!(
             "request timestamp is {}s away from the server clock (allowed: {skew}s); check the device clock",
-            now - timestamp
+            now.saturating_sub(timestamp)
         )));
     }
     let target = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
     let request = SignedRequest {
         method: method.as_str(),
         path_and_query: target,
-        timestamp: timestamp as u64,
+        timestamp: u64::try_from(timestamp)
+            .map_err(|_| ApiError::unauthorized(format!("{TIMESTAMP_HEADER} is negative")))?,
         nonce,
         body,
     };
     if !verify_request(&key, &request, &signature) {
         return Err(ApiError::unauthorized("request signature does not verify"));
     }
+    let device = DeviceKey {
+        b64: keys::public_key_b64(&key),
+        key,
+    };
+    if let Some(slot) = enrolled {
+        *slot = Some(enrolled_approver(state, &device).await?);
+    }
     let signature_text = signature_b64.to_owned();
     let fresh = state
-        .db(move |s| s.remember_request_signature(&signature_text, timestamp + skew, now))
+        .db(move |s| {
+            s.remember_request_signature(&signature_text, timestamp.saturating_add(skew), now)
+        })
         .await?;
     if !fresh {
         return Err(ApiError::unauthorized("replayed request signature"));
     }
-    Ok(DeviceKey {
-        b64: keys::public_key_b64(&key),
-        key,
-    })
+    Ok(device)
 }
 
 /// The roster entry of an enrolled device; a revoked one is refused.
@@ -145,15 +154,26 @@ impl FromRequest<AppState> for Signed {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let (method, uri, headers) = (
-            req.method().clone(),
-            req.uri().clone(),
-            req.headers().clone(),
-        );
-        let RawBody(body) = RawBody::from_request(req, state).await?;
-        let device = verify_device(state, &method, &uri, &headers, &body).await?;
-        Ok(Signed { device, body })
+        signed(req, state, None).await
     }
+}
+
+/// Checks a device-signed request. With `enrolled`, the device's roster
+/// entry is looked up before anything is stored: a key on no roster writes
+/// no replay row.
+async fn signed(
+    req: Request,
+    state: &AppState,
+    enrolled: Option<&mut Option<Approver>>,
+) -> ApiResult<Signed> {
+    let (method, uri, headers) = (
+        req.method().clone(),
+        req.uri().clone(),
+        req.headers().clone(),
+    );
+    let RawBody(body) = RawBody::from_request(req, state).await?;
+    let device = verify_device(state, &method, &uri, &headers, &body, enrolled).await?;
+    Ok(Signed { device, body })
 }
 
 /// A signed request from a device in an org's roster.
@@ -167,8 +187,9 @@ impl FromRequest<AppState> for Enrolled {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Signed { device, body } = Signed::from_request(req, state).await?;
-        let approver = enrolled_approver(state, &device).await?;
+        let mut approver = None;
+        let Signed { device, body } = signed(req, state, Some(&mut approver)).await?;
+        let approver = approver.expect("looked up before the signature was stored");
         Ok(Enrolled {
             device,
             approver,

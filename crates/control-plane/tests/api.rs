@@ -286,6 +286,50 @@ async fn device_requests_must_be_signed_fresh_and_enrolled() {
 }
 
 #[tokio::test]
+async fn strangers_store_nothing_and_hostile_timestamps_are_refused() {
+    let plane = Plane::start().await;
+    let store = plane.state().store();
+    // A key on no roster: refused before its signature is remembered, so a
+    // flood of such requests writes nothing.
+    let stranger = Device::new(&plane, 91);
+    for _ in 0..20 {
+        let (status, body) = stranger
+            .call(Method::GET, "/v1/approver/approvals", None)
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert_eq!(body["code"], "not_enrolled");
+    }
+    assert_eq!(store.remembered_request_signatures().unwrap(), 0);
+    let device = plane.enrolled_device(92).await;
+    let before = store.remembered_request_signatures().unwrap();
+    let (status, _) = device
+        .call(Method::GET, "/v1/approver/approvals", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(store.remembered_request_signatures().unwrap(), before + 1);
+
+    // Timestamps chosen to overflow arithmetic on them: 401, no crash.
+    for timestamp in [i64::MIN.to_string(), i64::MAX.to_string(), "-1".into()] {
+        let mut request = device
+            .request(Method::GET, "/v1/approver/approvals", b"", now())
+            .build()
+            .unwrap();
+        request.headers_mut().insert(
+            "x-heso-timestamp",
+            reqwest::header::HeaderValue::from_str(&timestamp).unwrap(),
+        );
+        let resp = reqwest::Client::new().execute(request).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{timestamp}");
+        let body: Value = resp.json().await.unwrap();
+        assert!(body["error"].is_string(), "{body}");
+    }
+    let (status, _) = device
+        .call(Method::GET, "/v1/approver/approvals", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "the server is still up");
+}
+
+#[tokio::test]
 async fn pending_list_shows_approvals_once_their_receipt_is_there() {
     let plane = Plane::start().await;
     let device = plane.enrolled_device(1).await;

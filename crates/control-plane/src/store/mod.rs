@@ -875,6 +875,13 @@ impl Store {
 
     // ----- request replay guard -----
 
+    /// How many request signatures are remembered now (each one a row).
+    pub fn remembered_request_signatures(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM request_signatures", [], |r| r.get(0))?)
+    }
+
     /// Remembers a request signature until `expires_at`. False when it was
     /// already seen (a replay).
     pub fn remember_request_signature(
