@@ -40,18 +40,6 @@ pub struct Status {
     pub demo: bool,
 }
 
-/// Fingerprints of the profile's pinned operator keys.
-fn operator_fingerprints(profile: &Profile) -> Vec<String> {
-    profile
-        .operator_keys
-        .iter()
-        .map(|k| match heso_receipt::keys::decode_public_key(k) {
-            Ok(key) => heso_receipt::keys::fingerprint(&key),
-            Err(_) => format!("unreadable key {}", visible(k)),
-        })
-        .collect()
-}
-
 fn status_of(state: &AppState, inner: &Inner) -> Status {
     let profile = Profile::load(&state.home).ok();
     let stage = match (&profile, &inner.session, &inner.open_error) {
@@ -68,7 +56,7 @@ fn status_of(state: &AppState, inner: &Inner) -> Status {
         fingerprint: inner.session.as_ref().map(|s| s.fingerprint.clone()),
         operator_fingerprints: profile
             .as_ref()
-            .map(operator_fingerprints)
+            .map(Profile::operator_fingerprints)
             .unwrap_or_default(),
         demo: inner.settings.demo,
     }

@@ -16,6 +16,10 @@ pub enum EnrolError {
     BadUrl(String),
     #[error("the enrolment code is empty")]
     NoCode,
+    #[error("{0}; type it as your operator gave it (five groups of four)")]
+    BadCode(heso_receipt::enrolment::CodeError),
+    #[error("the control plane named operator keys that do not match this enrolment code: it may not be your organisation's control plane (nothing was kept)")]
+    OperatorKeysMismatch,
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error("enrolment failed: {0}")]
@@ -28,19 +32,45 @@ pub enum EnrolError {
     Profile(#[from] ProfileError),
 }
 
-/// Checks what a person typed as the control plane's address.
+/// Checks what a person typed as the control plane's address. Plain HTTP
+/// is accepted only to this machine: elsewhere, anyone on the path could
+/// answer in the control plane's name.
 pub fn check_url(url: &str) -> Result<String, EnrolError> {
     let url = url.trim();
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| {
-            EnrolError::BadUrl(format!("`{url}` must start with https:// or http://"))
-        })?;
+    let (rest, plain) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => (rest, false),
+        (_, Some(rest)) => (rest, true),
+        _ => {
+            return Err(EnrolError::BadUrl(format!(
+                "`{url}` must start with https:// or http://"
+            )))
+        }
+    };
     if rest.trim_end_matches('/').is_empty() || rest.contains(char::is_whitespace) {
         return Err(EnrolError::BadUrl(format!("`{url}` has no host")));
     }
+    if plain && !is_loopback(rest) {
+        return Err(EnrolError::BadUrl(format!(
+            "`{url}` is plain http to another machine; use https:// (plain http is only for this machine)"
+        )));
+    }
     Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// Whether the host of `authority[/path]` is this machine.
+fn is_loopback(rest: &str) -> bool {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return false;
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Creates the device key, registers it with `code`, and saves the profile.
@@ -56,14 +86,14 @@ pub async fn enrol(
         return Err(EnrolError::AlreadyEnrolled(home.display().to_string()));
     }
     let url = check_url(url)?;
-    let code = code.trim();
-    if code.is_empty() {
+    if code.trim().is_empty() {
         return Err(EnrolError::NoCode);
     }
+    let code = heso_receipt::enrolment::parse(code).map_err(EnrolError::BadCode)?;
     let client = Client::new(&url).map_err(|e| EnrolError::BadUrl(e.to_string()))?;
     let account = format!("device-{}", hex::encode(rand::rng().random::<[u8; 8]>()));
     let key = DeviceKey::create(keychain, &account)?;
-    match register(home, &client, &key, code, label).await {
+    match register(home, &client, &key, &code, label).await {
         Ok(profile) => Ok((profile, key)),
         Err(e) => {
             // Leave no orphan key behind.
@@ -77,13 +107,17 @@ async fn register(
     home: &Path,
     client: &Client,
     key: &DeviceKey,
-    code: &str,
+    code: &heso_receipt::enrolment::EnrolmentCode,
     label: &str,
 ) -> Result<Profile, EnrolError> {
-    let answer = client.enroll(key, code, label).await.map_err(|e| match e {
-        ClientError::Unreachable { .. } => EnrolError::Unreachable(e),
-        e => EnrolError::Refused(e),
-    })?;
+    // Only the secret goes to the control plane; the check stays here.
+    let answer = client
+        .enroll(key, &code.secret, label)
+        .await
+        .map_err(|e| match e {
+            ClientError::Unreachable { .. } => EnrolError::Unreachable(e),
+            e => EnrolError::Refused(e),
+        })?;
     let operator_keys: Vec<String> = answer["operator_keys"]
         .as_array()
         .map(|keys| {
@@ -94,6 +128,9 @@ async fn register(
         .unwrap_or_default();
     if operator_keys.is_empty() {
         return Err(EnrolError::NoOperatorKeys);
+    }
+    if heso_receipt::enrolment::operator_keys_check(&operator_keys) != code.check {
+        return Err(EnrolError::OperatorKeysMismatch);
     }
     let profile = Profile {
         url: client.base_url().to_owned(),
@@ -139,5 +176,28 @@ mod tests {
         assert!(check_url("127.0.0.1:8787").is_err());
         assert!(check_url("https://").is_err());
         assert!(check_url("ftp://x").is_err());
+        assert_eq!(
+            check_url("https://cp.example.com/").unwrap(),
+            "https://cp.example.com"
+        );
+        for local in [
+            "http://localhost:8787",
+            "http://[::1]:8787/",
+            "http://127.0.0.2",
+        ] {
+            assert!(check_url(local).is_ok(), "{local}");
+        }
+        for remote in [
+            "http://cp.example.com",
+            "http://10.0.0.5:8787",
+            "http://127.0.0.1.example.com",
+            "http://127.0.0.1@evil.example",
+            "http://[2001:db8::1]:80",
+        ] {
+            assert!(
+                matches!(check_url(remote), Err(EnrolError::BadUrl(_))),
+                "{remote}"
+            );
+        }
     }
 }

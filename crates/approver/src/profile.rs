@@ -49,6 +49,17 @@ fn profile_path(home: &Path) -> PathBuf {
 }
 
 impl Profile {
+    /// The pinned operator keys as fingerprints a person can compare.
+    pub fn operator_fingerprints(&self) -> Vec<String> {
+        self.operator_keys
+            .iter()
+            .map(|k| match heso_receipt::keys::decode_public_key(k) {
+                Ok(key) => heso_receipt::keys::fingerprint(&key),
+                Err(_) => format!("unreadable key {}", crate::display::visible(k)),
+            })
+            .collect()
+    }
+
     pub fn load(home: &Path) -> Result<Profile, ProfileError> {
         let path = profile_path(home);
         let text = match std::fs::read_to_string(&path) {

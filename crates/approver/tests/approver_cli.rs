@@ -77,6 +77,7 @@ impl Approver {
             "Ana's laptop",
         ]);
         assert!(out.contains("Device key fingerprint: heso:"), "{out}");
+        assert!(out.contains("Operator key(s) pinned"), "{out}");
     }
 
     fn profile(&self) -> Value {
@@ -86,6 +87,9 @@ impl Approver {
         .unwrap()
     }
 }
+
+/// A code of the right form that no control plane issued.
+const WELL_FORMED_CODE: &str = "ABCD-EFGH-JKMN-PQRS-TUVW";
 
 /// A control-plane process on a fresh database file.
 fn control_plane() -> (tempfile::TempDir, PathBuf, Plane) {
@@ -480,7 +484,13 @@ fn without_a_keychain_or_enrolment_the_errors_say_what_to_do() {
         command.output().unwrap()
     };
     let out = run(
-        &["enroll", "--url", "http://127.0.0.1:9", "--code", "X"],
+        &[
+            "enroll",
+            "--url",
+            "http://127.0.0.1:9",
+            "--code",
+            WELL_FORMED_CODE,
+        ],
         false,
     );
     assert_eq!(out.status.code(), Some(4));
@@ -498,7 +508,13 @@ fn without_a_keychain_or_enrolment_the_errors_say_what_to_do() {
     );
     require_secret_service();
     let out = run(
-        &["enroll", "--url", "http://127.0.0.1:9", "--code", "X"],
+        &[
+            "enroll",
+            "--url",
+            "http://127.0.0.1:9",
+            "--code",
+            WELL_FORMED_CODE,
+        ],
         true,
     );
     assert_eq!(out.status.code(), Some(69));
@@ -507,4 +523,43 @@ fn without_a_keychain_or_enrolment_the_errors_say_what_to_do() {
         !home.path().join("profile.json").exists(),
         "nothing kept from a failed enrolment"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrolment_refuses_keys_the_code_does_not_vouch_for_and_plain_http_elsewhere() {
+    let (_dir, _db, plane) = control_plane();
+    let device = Approver::new();
+    // A control plane (or anyone on the path) naming other operator keys
+    // than the ones the operator's code was made for: the code's check no
+    // longer matches, so nothing is pinned and the new key is deleted.
+    let code = plane.enrolment_code("cli device");
+    let secret = heso_receipt::enrolment::parse(&code).unwrap().secret;
+    let impostor = heso_receipt::keys::public_key_b64(
+        &heso_receipt::SigningKey::from_bytes(&[66; 32]).verifying_key(),
+    );
+    let forged = heso_receipt::enrolment::format_code(&secret, &[impostor]);
+    let out = device.run(&["enroll", "--url", &plane.url, "--code", &forged]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("do not match this enrolment code"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!device.home.path().join("profile.json").exists());
+
+    // Plain http to another machine: refused before any connection.
+    let out = device.run(&[
+        "enroll",
+        "--url",
+        "http://cp.example.com",
+        "--code",
+        WELL_FORMED_CODE,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("plain http"), "{}", stderr(&out));
+    // A mistyped code: refused before anything is created.
+    let out = device.run(&["enroll", "--url", &plane.url, "--code", "ABCD-EFGH"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("20 characters"), "{}", stderr(&out));
+    assert!(!device.home.path().join("profile.json").exists());
 }

@@ -65,14 +65,19 @@ pub fn issue_enrolment_code(
             "the code lifetime must be between 1 hour and 30 days".into(),
         ));
     }
-    let code = secrets::new_enrolment_code();
+    let secret = secrets::new_enrolment_secret();
     store.add_enrolment_code(
         org.id,
-        &secrets::secret_hash("enrolment-code", &secrets::normalize_code(&code)),
+        &secrets::secret_hash("enrolment-code", &secret),
         label.trim(),
         clock::now() + ttl_hours * 3600,
     )?;
-    Ok(code)
+    // The device checks the operator keys it is given against this code.
+    let operator_keys = store.operator_keys(org.id)?;
+    Ok(heso_receipt::enrolment::format_code(
+        &secret,
+        &operator_keys,
+    ))
 }
 
 pub fn set_policy(store: &Store, org: &str, toml: &str) -> Result<String, AdminError> {

@@ -19,7 +19,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use heso_receipt::{canonical_bytes, cosign_payload, keys, ApproverRecord};
+use heso_receipt::{canonical_bytes, cosign_payload, enrolment, keys, ApproverRecord};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -46,7 +46,13 @@ pub async fn enroll(
             "public_key must be the key that signed the request",
         ));
     }
-    let code_hash = secrets::secret_hash("enrolment-code", &secrets::normalize_code(&request.code));
+    // The secret alone, or the whole code read out (secret, then the check of
+    // the operator keys, which is the device's to compare).
+    let mut secret = enrolment::normalize(&request.code);
+    if secret.len() == enrolment::SECRET_LEN + enrolment::CHECK_LEN && secret.is_ascii() {
+        secret.truncate(enrolment::SECRET_LEN);
+    }
+    let code_hash = secrets::secret_hash("enrolment-code", &secret);
     let public_key = device.b64.clone();
     let label = request.label.trim().to_owned();
     let (org_id, label) = state

@@ -7,23 +7,14 @@ pub fn new_api_key() -> String {
     format!("heso_cp_{}", hex::encode(rand::rng().random::<[u8; 32]>()))
 }
 
-/// A one-time enrolment code a person can read out: 12 characters from an
-/// alphabet without look-alikes, in three groups (about 60 bits).
-pub fn new_enrolment_code() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+/// The secret part of a one-time enrolment code: 12 characters from an
+/// alphabet without look-alikes (about 60 bits). The code an operator reads
+/// out adds a check of the org's operator keys (`heso_receipt::enrolment`).
+pub fn new_enrolment_secret() -> String {
+    use heso_receipt::enrolment::{ALPHABET, SECRET_LEN};
     let mut rng = rand::rng();
-    let chars: Vec<u8> = (0..12)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())])
-        .collect();
-    let text = String::from_utf8(chars).expect("ASCII");
-    format!("{}-{}-{}", &text[..4], &text[4..8], &text[8..])
-}
-
-/// Enrolment codes are compared without dashes, spaces or case.
-pub fn normalize_code(code: &str) -> String {
-    code.chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_uppercase())
+    (0..SECRET_LEN)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect()
 }
 

@@ -75,7 +75,19 @@ fn orgs_and_enrolment_codes_from_the_command_line() {
     assert_eq!(code, 0);
     let enrol: serde_json::Value = serde_json::from_str(&out).unwrap();
     let code_text = enrol["code"].as_str().unwrap();
-    assert_eq!(code_text.len(), 14, "{code_text}");
+    // Five groups of four: the secret, then the check of the operator keys.
+    assert_eq!(code_text.len(), 24, "{code_text}");
+    let parsed = heso_receipt::enrolment::parse(code_text).unwrap();
+    let (_, shown, _) = run(&["org", "show", "--db", db, "--name", "acme", "--json"]);
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["operator_fingerprints"].as_array().unwrap().len(), 1);
+    assert_eq!(shown["trust_api_approvers"], false);
+    let store = heso_control_plane::store::Store::open(std::path::Path::new(db)).unwrap();
+    let org = store.org_by_name("acme").unwrap().unwrap().id;
+    assert_eq!(
+        parsed.check,
+        heso_receipt::enrolment::operator_keys_check(&store.operator_keys(org).unwrap())
+    );
     let (code, out, _) = run(&["enroll", "--db", db, "--org", "acme", "--label", "x"]);
     assert_eq!(code, 0);
     assert!(out.contains("one use, 24 h"), "{out}");

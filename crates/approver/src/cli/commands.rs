@@ -88,6 +88,12 @@ pub fn enroll(url: &str, code: &str, label: Option<&str>) -> Result<()> {
     println!("Enrolled with org `{}` at {}.", profile.org, profile.url);
     println!("Device key fingerprint: {}", key.fingerprint());
     println!("Read it out to the operator to confirm. The key stays in this device's keychain.");
+    println!();
+    println!("Operator key(s) pinned; every approval is checked against them:");
+    for fingerprint in profile.operator_fingerprints() {
+        println!("  {fingerprint}");
+    }
+    println!("Compare with what your operator shows (`heso-control-plane org show`); if they differ, remove this device.");
     Ok(())
 }
 
