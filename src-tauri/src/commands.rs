@@ -209,6 +209,11 @@ pub struct ItemDetail {
     pub refusal: Option<String>,
     /// This device's decision on it, if any.
     pub decided: Option<String>,
+    /// Where that decision stands: `confirmed`, `unsent` (sent again until
+    /// the control plane takes it) or `refused` (for good).
+    pub delivery: Option<&'static str>,
+    /// Why it is unsent or was refused.
+    pub delivery_note: Option<String>,
 }
 
 #[tauri::command]
@@ -225,11 +230,13 @@ pub async fn item(state: State<'_, AppState>, action_hash: String) -> Answer<Ite
         // A refusal can quote what the control plane sent: shown inert.
         Err(refusal) => (None, Some(visible(&refusal.to_string()))),
     };
-    let decided = approver
+    let journalled = approver
         .journal
         .get(&action_hash)
-        .map_err(|e| e.to_string())?
-        .map(|e| e.decision);
+        .map_err(|e| e.to_string())?;
+    let decided = journalled.as_ref().map(|e| e.decision.clone());
+    let delivery = journalled.as_ref().map(|e| e.state.as_str());
+    let delivery_note = journalled.and_then(|e| e.last_error);
     let text = |k: &str| visible(item[k].as_str().unwrap_or_default());
     Ok(ItemDetail {
         action_hash,
@@ -243,6 +250,8 @@ pub async fn item(state: State<'_, AppState>, action_hash: String) -> Answer<Ite
         view,
         refusal,
         decided,
+        delivery,
+        delivery_note,
     })
 }
 

@@ -75,6 +75,8 @@ export interface ItemDetail {
   view: ItemView | null;
   refusal: string | null;
   decided: string | null;
+  delivery: "confirmed" | "unsent" | "refused" | null;
+  delivery_note: string | null;
 }
 
 export interface DecisionResult {

@@ -61,10 +61,7 @@ pub struct Client {
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(45);
 
 fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    crate::clock::now_unix().max(0) as u64
 }
 
 impl Client {
@@ -134,7 +131,8 @@ impl Client {
         Err(ClientError::Refused {
             status: status.as_u16(),
             code: value["code"].as_str().unwrap_or_default().to_owned(),
-            message: value["error"].as_str().unwrap_or("no message").to_owned(),
+            // The control plane's words reach screens and terminals: inert.
+            message: crate::display::visible(value["error"].as_str().unwrap_or("no message")),
             body: value,
         })
     }

@@ -117,7 +117,18 @@ impl Journal {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        Migrations::new(vec![M::up(SCHEMA_V1)]).to_latest(&mut conn)?;
+        // The window and a command may open a new journal at the same
+        // moment: the one whose migration loses the race finds it done when
+        // it tries again (each attempt is one transaction).
+        let migrations = Migrations::new(vec![M::up(SCHEMA_V1)]);
+        let mut attempt = 0;
+        while let Err(e) = migrations.to_latest(&mut conn) {
+            attempt += 1;
+            if attempt == 5 {
+                return Err(e.into());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50 * attempt));
+        }
         Ok(Journal {
             conn: std::sync::Mutex::new(conn),
         })

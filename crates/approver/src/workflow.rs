@@ -221,8 +221,16 @@ impl Approver {
             }
             .into());
         }
-        let entry = self.sign_decision(&verified, decision, reason)?;
-        let entry = self.journal.record(&entry)?;
+        let signed = self.sign_decision(&verified, decision, reason)?;
+        let entry = self.journal.record(&signed)?;
+        // Another window or command of this device journalled its decision
+        // first: that one stands, and this caller is told so.
+        if entry.decision != signed.decision {
+            return Err(WorkflowError::Other(format!(
+                "this device already decided `{}` on {action_hash} (from another window or command); a decision cannot be changed",
+                entry.decision
+            )));
+        }
         // Fault injection for the crash test: die after the journal write,
         // before anything is sent.
         if std::env::var_os("HESO_APPROVER_FAULT").is_some_and(|v| v == "crash-after-journal") {
@@ -310,21 +318,71 @@ impl Approver {
         Ok(verified)
     }
 
-    /// Sends a journalled decision and records what the control plane said.
+    /// A new approval token for a journalled decision: the record and the
+    /// co-signature never change, but a token expires, so each delivery
+    /// carries one made now (the control plane's idempotency is on record
+    /// and co-signature, not on the token).
+    fn fresh_token(&self, entry: &JournalEntry) -> Result<String, WorkflowError> {
+        let receipt: Receipt = serde_json::from_str(&entry.receipt)
+            .map_err(|e| WorkflowError::Other(format!("journalled receipt unreadable: {e}")))?;
+        let vote = match entry.decision.as_str() {
+            "approved" => TokenDecision::Approved,
+            "rejected" => TokenDecision::Rejected,
+            other => return Err(WorkflowError::Other(format!("`{other}` is not a vote"))),
+        };
+        let content = &receipt.content;
+        let canonical =
+            canonical_bytes(content).map_err(|e| WorkflowError::Other(e.to_string()))?;
+        let nonce = random_nonce()?;
+        let expiry = crate::clock::now_unix().max(0) as u64 + TOKEN_LIFETIME_SECS;
+        let token = self.key.with_signing_key(|k| {
+            ApprovalToken::sign(k, nonce, expiry, vote, &content.policy.rule_id, &canonical)
+        })?;
+        Ok(STANDARD.encode(token.to_bytes()))
+    }
+
+    /// What the control plane's answer to a delivery means for it.
+    fn outcome_of(&self, entry: &JournalEntry, answer: Result<Value, ClientError>) -> Outcome {
+        let error = match answer {
+            Ok(_) => return Outcome::Confirmed,
+            Err(e) => e,
+        };
+        match &error {
+            // Not final: the network, the server's trouble, a clock too far
+            // off (401), being asked to slow down (429), the keychain locked.
+            e if e.is_transient() => Outcome::Queued(e.to_string()),
+            ClientError::Refused {
+                status: 401 | 429, ..
+            }
+            | ClientError::Key(_) => Outcome::Queued(error.to_string()),
+            // Decided already, by this device, the same way: it counts.
+            ClientError::Refused {
+                status: 409, body, ..
+            } if body["outcome"]["approver_public_key"] == self.key.public_b64()
+                && body["outcome"]["decision"] == entry.decision.as_str() =>
+            {
+                Outcome::Confirmed
+            }
+            _ => Outcome::Refused(error.to_string()),
+        }
+    }
+
+    /// Sends a journalled decision, with a fresh token, and records what the
+    /// control plane said.
     pub async fn deliver(&self, entry: &JournalEntry) -> Result<Outcome, JournalError> {
         if entry.state == SubmitState::Confirmed {
             return Ok(Outcome::Confirmed);
         }
-        let body = json!({"record": entry.record, "co_sig_b64": entry.co_sig_b64, "token_b64": entry.token_b64});
-        let outcome = match self
-            .client
-            .submit(&self.key, &entry.action_hash, &body)
-            .await
-        {
-            Ok(_) => Outcome::Confirmed,
-            Err(e) if e.is_transient() => Outcome::Queued(e.to_string()),
-            Err(e @ ClientError::Key(_)) => Outcome::Queued(e.to_string()),
-            Err(e) => Outcome::Refused(e.to_string()),
+        let outcome = match self.fresh_token(entry) {
+            Err(e) => Outcome::Queued(e.to_string()),
+            Ok(token) => {
+                let body = json!({"record": entry.record, "co_sig_b64": entry.co_sig_b64, "token_b64": token});
+                let answer = self
+                    .client
+                    .submit(&self.key, &entry.action_hash, &body)
+                    .await;
+                self.outcome_of(entry, answer)
+            }
         };
         match &outcome {
             Outcome::Confirmed => {

@@ -563,3 +563,86 @@ async fn enrolment_refuses_keys_the_code_does_not_vouch_for_and_plain_http_elsew
     assert!(stderr(&out).contains("20 characters"), "{}", stderr(&out));
     assert!(!device.home.path().join("profile.json").exists());
 }
+
+/// The control plane is away longer than an approval token lives (10
+/// minutes): the decision journalled while it was down is delivered once it
+/// is back, with a token made at delivery, after 11 minutes and after a day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_decision_survives_an_outage_longer_than_a_token() {
+    let (_dir, _db, mut plane) = control_plane();
+    let device = Approver::new();
+    device.enroll(&plane);
+    let mut server_offset = 0;
+    for outage in [11 * 60, 24 * 3600] {
+        let at = |offset: i64| [("HESO_CLOCK_OFFSET_SECS", offset.to_string())];
+        let run_at = |args: &[&str], offset: i64| {
+            let env = at(offset);
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            tokio::task::block_in_place(|| device.run_with(args, &env))
+        };
+        let hash = plane.park(&plane.suspended(4200 + outage as u64)).await;
+        let shown = run_at(&["show", &hash, "--json"], server_offset);
+        assert_eq!(shown.status.code(), Some(0), "{}", stderr(&shown));
+        plane.kill();
+        let out = run_at(&["approve", &hash, "--reason", "ok"], server_offset);
+        assert_eq!(out.status.code(), Some(3), "journalled: {}", stderr(&out));
+
+        server_offset += outage;
+        plane.restart_later(server_offset);
+        let out = run_at(&["queue"], server_offset);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(poll(&plane, &hash).await, "approved", "after {outage} s");
+        let audit: Value =
+            serde_json::from_slice(&run_at(&["audit", "--json"], server_offset).stdout).unwrap();
+        let entry = audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action_hash"] == hash)
+            .unwrap()
+            .clone();
+        assert_eq!(entry["submission"], "confirmed", "{audit}");
+        // Sending it again is answered as recorded, not refused.
+        let out = run_at(&["approve", &hash], server_offset);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+}
+
+/// Two commands of one device decide one item at once, one approving, one
+/// rejecting: exactly one decision is made, and each says what happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_race_between_two_decisions_reports_the_one_that_won() {
+    let (_dir, _db, plane) = control_plane();
+    let device = Approver::new();
+    device.enroll(&plane);
+    let hash = plane.park(&plane.suspended(4300)).await;
+    let spawn = |verb: &str| {
+        Command::new(BIN)
+            .args([verb, &hash])
+            .env("HESO_APPROVER_HOME", device.home.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (approve, reject) = (spawn("approve"), spawn("reject"));
+    let (approve, reject) = tokio::task::block_in_place(|| {
+        (
+            approve.wait_with_output().unwrap(),
+            reject.wait_with_output().unwrap(),
+        )
+    });
+    let status = poll(&plane, &hash).await;
+    let (winner, loser) = match status.as_str() {
+        "approved" => (&approve, &reject),
+        "rejected" => (&reject, &approve),
+        other => panic!("undecided: {other}"),
+    };
+    assert_eq!(winner.status.code(), Some(0), "{}", stderr(winner));
+    assert_eq!(loser.status.code(), Some(1), "{}", stderr(loser));
+    assert!(
+        stderr(loser).contains(&format!("already decided `{status}`")),
+        "{}",
+        stderr(loser)
+    );
+}

@@ -136,7 +136,7 @@ export class DetailPane {
   private actions(d: ItemDetail, v: ItemView): HTMLElement {
     if (d.decided || d.status !== "pending") {
       return h("div", { class: "decision-bar done" },
-        d.decided ? `This device ${d.decided} it.` : `This approval is ${d.status}; nothing to decide.`);
+        d.decided ? decidedText(d) : `This approval is ${d.status}; nothing to decide.`);
     }
     this.reason = h("textarea", { "data-testid": "reason-input", rows: 2, maxlength: 2000, placeholder: "Reason (recorded and signed with your decision)" });
     const approve = h("button", { class: "approve", "data-testid": "approve-button", title: "Approve (A)", onclick: () => void this.decide("approve") }, "Approve");
@@ -175,6 +175,13 @@ export class DetailPane {
       await this.show(d.action_hash);
     }
   }
+}
+
+/// This device's decision and where it stands with the control plane.
+function decidedText(d: ItemDetail): string {
+  if (d.delivery === "refused") return `This device ${d.decided} it, but the control plane refused the decision: ${d.delivery_note ?? "no reason given"}.`;
+  if (d.delivery === "unsent") return `This device ${d.decided} it; the decision is kept and sent again until the control plane takes it${d.delivery_note ? ` (${d.delivery_note})` : ""}.`;
+  return `This device ${d.decided} it.`;
 }
 
 function fact(name: string, value: string, cls = ""): HTMLElement[] {

@@ -138,6 +138,13 @@ pub fn queue(json: bool, wait: Option<u64>) -> Result<()> {
         .map_err(|e| Failure::new(exit::NOT_READY, e))?
     {
         log(&home, &format!("resent {hash}: {outcome:?}"));
+        match &outcome {
+            Outcome::Confirmed => eprintln!("delivered the decision on {hash} made while offline"),
+            Outcome::Refused(why) => {
+                eprintln!("the control plane refused the decision on {hash} for good: {why}")
+            }
+            Outcome::Queued(_) => {}
+        }
     }
     let mut page = rt
         .block_on(approver.client.pending(&approver.key, None, None))

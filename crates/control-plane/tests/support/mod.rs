@@ -50,10 +50,15 @@ fn control_plane_binary() -> std::path::PathBuf {
     bin
 }
 
-fn spawn_serve(db: &std::path::Path, listen: &str) -> (std::process::Child, String) {
+fn spawn_serve(
+    db: &std::path::Path,
+    listen: &str,
+    clock_offset_secs: i64,
+) -> (std::process::Child, String) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(control_plane_binary())
         .args(["serve", "--db", db.to_str().unwrap(), "--listen", listen])
+        .env("HESO_CLOCK_OFFSET_SECS", clock_offset_secs.to_string())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -150,7 +155,7 @@ impl Plane {
             String::from_utf8_lossy(&created.stderr)
         );
         let created: Value = serde_json::from_slice(&created.stdout).unwrap();
-        let (child, url) = spawn_serve(db, "127.0.0.1:0");
+        let (child, url) = spawn_serve(db, "127.0.0.1:0", 0);
         Plane {
             api_key: created["api_key"].as_str().unwrap().to_owned(),
             operator,
@@ -184,9 +189,15 @@ impl Plane {
 
     /// Starts the control-plane process again, same database and address.
     pub fn restart(&mut self) {
+        self.restart_later(0);
+    }
+
+    /// `restart`, with the process's clock `secs` ahead: the control plane
+    /// comes back after an outage that long.
+    pub fn restart_later(&mut self, secs: i64) {
         self.kill();
         if let Backend::Process { child, db, listen } = &mut self.backend {
-            let (new, url) = spawn_serve(db, listen);
+            let (new, url) = spawn_serve(db, listen, secs);
             assert_eq!(url, self.url);
             *child = Some(new);
         }
