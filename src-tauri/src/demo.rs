@@ -43,14 +43,17 @@ pub async fn start_fresh(home: &Path) -> anyhow::Result<(EmbeddedDemo, String)> 
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
-    std::fs::create_dir_all(&dir)?;
+    heso_approver::private_files::private_dir(&dir)?;
     let state = AppState::new(
         Store::open(&dir.join("control-plane.db"))?,
         Config::default(),
     );
     let seed = demo::seed(&state, INITIAL)?;
     // The demo operator's key: a stand-in for an operator, never the approver's key.
-    std::fs::write(dir.join("demo-operator.seed"), seed.operator.to_bytes())?;
+    heso_approver::private_files::write_private(
+        &dir.join("demo-operator.seed"),
+        &seed.operator.to_bytes(),
+    )?;
     let running = serve_demo(state, seed.org_id, seed.operator, 0).await?;
     Ok((running, seed.enrolment_code))
 }

@@ -57,6 +57,10 @@ pub struct Client {
     base: String,
 }
 
+/// The largest answer read from a control plane (the biggest real one, a
+/// page of 500 pending items, is a few MiB).
+pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+
 /// How long a long-poll may be held by the server, plus slack.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(45);
 
@@ -117,13 +121,7 @@ impl Client {
             error: e.to_string(),
         })?;
         let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| ClientError::Unreachable {
-                url: self.base.clone(),
-                error: e.to_string(),
-            })?;
+        let text = self.read_capped(response).await?;
         let value: Value = serde_json::from_str(&text).unwrap_or_else(|_| json!({"error": text}));
         if status.is_success() {
             return Ok(value);
@@ -135,6 +133,29 @@ impl Client {
             message: crate::display::visible(value["error"].as_str().unwrap_or("no message")),
             body: value,
         })
+    }
+
+    /// The answer's body, read a chunk at a time and refused past
+    /// `MAX_ANSWER_BYTES`: a hostile server cannot make us buffer without end.
+    async fn read_capped(&self, mut response: reqwest::Response) -> Result<String, ClientError> {
+        let unreachable = |e: reqwest::Error| ClientError::Unreachable {
+            url: self.base.clone(),
+            error: e.to_string(),
+        };
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+        {
+            return Err(ClientError::BadResponse("answer too large".into()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(ClientError::BadResponse("answer too large".into()));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(String::from_utf8_lossy(&body).into_owned())
     }
 
     /// `call`, tried up to `attempts` times while the failure is transient,
@@ -241,5 +262,69 @@ impl Client {
     pub async fn cosignatures(&self, key: &DeviceKey) -> Result<Value, ClientError> {
         self.call_with_retry(key, Method::GET, "/v1/approver/cosignatures", None, 3)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device_key::Keychain;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A hostile control plane: answers every request with a 100 MB body,
+    /// announced (`Content-Length`) or streamed in chunks without a length.
+    async fn flooding_server(announce: bool) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let total = 100 * 1024 * 1024;
+            let head = if announce {
+                format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {total}\r\n\r\n")
+            } else {
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n".into()
+            };
+            if socket.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            let block = vec![b' '; 64 * 1024];
+            for _ in 0..total / block.len() {
+                let frame = if announce {
+                    block.clone()
+                } else {
+                    [
+                        format!("{:x}\r\n", block.len()).into_bytes(),
+                        block.clone(),
+                        b"\r\n".to_vec(),
+                    ]
+                    .concat()
+                };
+                // The client hangs up once it has had enough.
+                if socket.write_all(&frame).await.is_err() {
+                    return;
+                }
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_an_answer_is_refused_not_buffered() {
+        crate::device_key::tests::mock_keychain();
+        let key = DeviceKey::create(Keychain::Installed, "client-flood").unwrap();
+        for announce in [true, false] {
+            let client = Client::new(&flooding_server(announce).await).unwrap();
+            let answer = client
+                .call(&key, Method::GET, "/v1/approver/approvals", None)
+                .await;
+            assert!(
+                matches!(&answer, Err(ClientError::BadResponse(why)) if why == "answer too large"),
+                "announce={announce}: {answer:?}"
+            );
+        }
     }
 }

@@ -165,11 +165,11 @@ impl DeviceKey {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::sync::Once;
 
-    fn mock_keychain() {
+    pub(crate) fn mock_keychain() {
         static INSTALL: Once = Once::new();
         INSTALL.call_once(|| {
             keyring_core::set_default_store(keyring_core::mock::Store::new().unwrap())

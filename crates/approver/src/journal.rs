@@ -62,6 +62,8 @@ pub enum JournalError {
     Sql(#[from] rusqlite::Error),
     #[error("journal migration: {0}")]
     Migration(#[from] rusqlite_migration::Error),
+    #[error("journal files: {0}")]
+    Files(std::io::Error),
 }
 
 const SCHEMA_V1: &str = "
@@ -112,6 +114,9 @@ impl Journal {
     }
 
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::private_files::private_dir(dir).map_err(JournalError::Files)?;
+        }
         let mut conn = Connection::open(path)?;
         // Durable before the decision leaves the device.
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -128,6 +133,12 @@ impl Journal {
                 return Err(e.into());
             }
             std::thread::sleep(std::time::Duration::from_millis(50 * attempt));
+        }
+        // The journal and SQLite's side files: this user only.
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            crate::private_files::restrict(Path::new(&file)).map_err(JournalError::Files)?;
         }
         Ok(Journal {
             conn: std::sync::Mutex::new(conn),

@@ -9,6 +9,7 @@ pub mod display;
 pub mod enrol;
 pub mod exit;
 pub mod journal;
+pub mod private_files;
 pub mod profile;
 pub mod receipts_file;
 pub mod view;

@@ -84,11 +84,11 @@ impl Profile {
     pub fn save(&self, home: &Path) -> Result<(), ProfileError> {
         let path = profile_path(home);
         let write = || -> std::io::Result<()> {
-            std::fs::create_dir_all(home)?;
+            crate::private_files::private_dir(home)?;
             let tmp = home.join(".profile.json.tmp");
-            std::fs::write(
+            crate::private_files::write_private(
                 &tmp,
-                serde_json::to_vec_pretty(self).expect("profiles serialize"),
+                &serde_json::to_vec_pretty(self).expect("profiles serialize"),
             )?;
             std::fs::rename(&tmp, &path)
         };

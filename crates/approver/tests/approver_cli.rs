@@ -375,6 +375,20 @@ async fn the_key_is_in_the_keychain_and_nowhere_on_disk() {
     plane.finalize(&hash).await;
     device.ok(&["audit"]);
 
+    // What is on disk is this user's alone: the home 0700, the files 0600.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(device.home.path()), 0o700);
+        for name in ["profile.json", "journal.db", "journal.db-wal"] {
+            let file = device.home.path().join(name);
+            if file.exists() {
+                assert_eq!(mode(&file), 0o600, "{name}");
+            }
+        }
+        assert!(device.home.path().join("journal.db").exists());
+    }
+
     // The seed, from the Secret Service, as this device's processes stored it.
     let account = device.profile()["key_account"].as_str().unwrap().to_owned();
     let seed = keyring::Entry::new("heso-approver", &account)
