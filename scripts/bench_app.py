@@ -33,7 +33,7 @@ def control_plane(initial):
     """A demo control plane with `initial` pending approvals; returns (process, url, code)."""
     port = free_port()
     proc = subprocess.Popen(
-        [PLANE, "serve", "--demo", "--demo-initial", str(initial), "--demo-interval", "86400",
+        [PLANE, "serve", "--demo", "--print-secrets", "--demo-initial", str(initial), "--demo-interval", "86400",
          "--listen", f"127.0.0.1:{port}"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     url = code = None

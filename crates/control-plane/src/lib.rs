@@ -19,6 +19,7 @@ pub mod demo;
 pub mod error;
 pub mod list_cache;
 pub mod operator_api;
+pub mod rate_limit;
 pub mod secrets;
 pub mod store;
 pub mod views;
@@ -40,6 +41,8 @@ pub struct Config {
     pub clock_skew_secs: i64,
     /// The longest an approver long-poll is held.
     pub max_wait_secs: u64,
+    /// How many enrolment attempts are let through.
+    pub enrolment_quota: rate_limit::EnrolmentQuota,
 }
 
 impl Default for Config {
@@ -47,6 +50,7 @@ impl Default for Config {
         Config {
             clock_skew_secs: 120,
             max_wait_secs: 30,
+            enrolment_quota: rate_limit::EnrolmentQuota::default(),
         }
     }
 }
@@ -55,6 +59,7 @@ struct Inner {
     store: Store,
     changes: changes::Changes,
     lists: list_cache::ListCache,
+    limits: rate_limit::Limits,
     config: Config,
 }
 
@@ -68,6 +73,7 @@ impl AppState {
             store,
             changes: changes::Changes::default(),
             lists: list_cache::ListCache::default(),
+            limits: rate_limit::Limits::new(config.enrolment_quota),
             config,
         }))
     }
@@ -78,6 +84,10 @@ impl AppState {
 
     pub fn changes(&self) -> &changes::Changes {
         &self.0.changes
+    }
+
+    pub fn limits(&self) -> &rate_limit::Limits {
+        &self.0.limits
     }
 
     pub fn lists(&self) -> &list_cache::ListCache {
@@ -126,7 +136,13 @@ pub fn router(state: AppState) -> Router {
             post(operator_api::register_approver),
         )
         .route("/v1/policy/pull", get(operator_api::pull_policy))
-        .route("/v1/approver/enroll", post(approver_api::enroll))
+        .route(
+            "/v1/approver/enroll",
+            post(approver_api::enroll).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                rate_limit::limit_enrolment,
+            )),
+        )
         .route("/v1/approver/approvals", get(approver_api::list_pending))
         .route(
             "/v1/approver/approvals/{action_hash}",
@@ -157,7 +173,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    // Peer addresses, for the per-client limits.
+    let service = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -40,6 +40,10 @@ enum Command {
         /// Demo approvals waiting at start.
         #[arg(long, default_value_t = 6)]
         demo_initial: usize,
+        /// Print the demo's secrets (enrolment code, operator API key) even
+        /// when standard output is not a terminal (a log, a pipe).
+        #[arg(long)]
+        print_secrets: bool,
         /// Log lines as JSON objects.
         #[arg(long)]
         log_json: bool,
@@ -267,6 +271,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             demo,
             demo_interval,
             demo_initial,
+            print_secrets,
             log_json,
         } => {
             init_logging(log_json);
@@ -276,7 +281,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 (None, false) => anyhow::bail!("--db FILE is required (or use --demo)"),
             };
             let runtime = tokio::runtime::Runtime::new()?;
-            let demo = demo.then_some((demo_interval, demo_initial));
+            let demo = demo.then_some(DemoOptions {
+                interval: demo_interval,
+                initial: demo_initial,
+                print_secrets: print_secrets
+                    || std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            });
             runtime.block_on(serve(store, listen, demo))?;
         }
     }
@@ -345,24 +355,43 @@ fn init_logging(json: bool) {
     }
 }
 
-/// Serves until SIGTERM or Ctrl-C; with `demo` (interval in seconds, initial
-/// approvals), runs the demo operator too.
-async fn serve(store: Store, listen: SocketAddr, demo: Option<(u64, usize)>) -> anyhow::Result<()> {
+/// How the demo runs.
+struct DemoOptions {
+    /// Seconds between new approvals.
+    interval: u64,
+    /// Approvals waiting at start.
+    initial: usize,
+    print_secrets: bool,
+}
+
+/// Serves until SIGTERM or Ctrl-C, with the demo operator when asked.
+async fn serve(store: Store, listen: SocketAddr, demo: Option<DemoOptions>) -> anyhow::Result<()> {
     let state = AppState::new(store, Config::default());
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
-    if let Some((interval, initial)) = demo {
-        let seed = demo::seed(&state, initial)?;
+    if let Some(options) = demo {
+        if !listen.ip().is_loopback() {
+            eprintln!(
+                "WARNING: the demo serves plain HTTP on {address}, reachable from other machines, \
+                 with a demo org whose enrolment code and API key are printed in the clear. \
+                 Use it on loopback (the default) unless you mean it."
+            );
+        }
+        let seed = demo::seed(&state, options.initial)?;
         println!("HESO demo control plane at http://{address}");
-        println!("  enrolment code: {}", seed.enrolment_code);
-        println!("  operator API key: {}", seed.api_key);
+        if options.print_secrets {
+            println!("  enrolment code: {}", seed.enrolment_code);
+            println!("  operator API key: {}", seed.api_key);
+        } else {
+            println!("  (demo secrets not printed: standard output is not a terminal; pass --print-secrets)");
+        }
         tokio::spawn(demo::run(
             state.clone(),
             seed.org_id,
             seed.operator,
-            Duration::from_secs(interval.max(1)),
+            Duration::from_secs(options.interval.max(1)),
         ));
     } else {
         println!("HESO control plane at http://{address}");

@@ -329,6 +329,50 @@ async fn strangers_store_nothing_and_hostile_timestamps_are_refused() {
     assert_eq!(status, StatusCode::OK, "the server is still up");
 }
 
+/// A guesser at one address gets a few tries, then 429 with Retry-After,
+/// from the real process (which sees peer addresses).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrolment_code_guessing_is_rate_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let plane = Plane::spawn_process(&dir.path().join("cp.db"));
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for seed in 0..8u8 {
+        let guesser = Device::new(&plane, 100 + seed);
+        let body = json!({"code": "ABCDEFGHJKMN", "public_key": guesser.public_b64(), "label": ""});
+        let bytes = body.to_string().into_bytes();
+        let resp = guesser
+            .request(Method::POST, "/v1/approver/enroll", &bytes, now())
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status());
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            retry_after = resp.headers().get("retry-after").cloned();
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(body["code"], "rate_limited", "{body}");
+        }
+    }
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::FORBIDDEN)
+            .count(),
+        5,
+        "five wrong guesses are answered: {statuses:?}"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count(),
+        3,
+        "{statuses:?}"
+    );
+    assert!(retry_after.is_some());
+}
+
 #[tokio::test]
 async fn pending_list_shows_approvals_once_their_receipt_is_there() {
     let plane = Plane::start().await;

@@ -143,7 +143,13 @@ fn serves_until_terminated_then_stops_cleanly() {
 #[test]
 fn the_demo_prints_an_enrolment_code_and_serves_approvals() {
     let mut child = Command::new(BIN)
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--demo",
+            "--print-secrets",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -158,6 +164,38 @@ fn the_demo_prints_an_enrolment_code_and_serves_approvals() {
         "{first}"
     );
     assert!(code.trim().starts_with("enrolment code: "), "{code}");
+}
+
+#[test]
+fn the_demo_keeps_its_secrets_off_logs_and_warns_off_loopback() {
+    // Standard output is a pipe (a log): no secrets without --print-secrets.
+    // Listening on every interface (nothing is sent anywhere): a warning.
+    let mut child = Command::new(BIN)
+        .args(["serve", "--demo", "--listen", "0.0.0.0:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = out.next().unwrap().unwrap();
+    let second = out.next().unwrap().unwrap();
+    let warning = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        first.starts_with("HESO demo control plane at http://"),
+        "{first}"
+    );
+    assert!(second.contains("demo secrets not printed"), "{second}");
+    assert!(!second.contains("heso_cp_"), "{second}");
+    assert!(
+        warning.starts_with("WARNING: the demo serves plain HTTP"),
+        "{warning}"
+    );
 }
 
 mod reqwest {

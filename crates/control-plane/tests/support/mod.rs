@@ -109,7 +109,17 @@ impl Plane {
 
     /// A control plane on the given store (say, a database file).
     pub async fn start_on(store: Store, operator: SigningKey, operator_key: &str) -> Plane {
-        let state = AppState::new(store, Config::default());
+        // Tests enrol many devices from one (absent) address in a second;
+        // the enrolment limits are tested on the real process instead.
+        let config = Config {
+            enrolment_quota: heso_control_plane::rate_limit::EnrolmentQuota {
+                burst_per_client: 10_000,
+                every_secs_per_client: 1,
+                per_minute_overall: 10_000,
+            },
+            ..Config::default()
+        };
+        let state = AppState::new(store, config);
         let org = admin::create_org(state.store(), ORG, operator_key, 30).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
