@@ -70,6 +70,7 @@ impl Plane {
         let config = Config {
             clock_skew_secs: 5,
             max_wait_secs: 0,
+            ..Config::default()
         };
         let state = AppState::new(Store::open_in_memory().expect("store"), config);
         let org = admin::create_org(state.store(), "fuzz", &case.operator_b64(), 30).expect("org");
