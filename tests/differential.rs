@@ -7,51 +7,14 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use heso_interop_tests::diff::{
+    accepted_contents, approver_record, cases, key, ours_verdict, seed,
+};
 use heso_interop_tests::gen::Gen;
 use heso_interop_tests::oracle::Oracle;
 use heso_receipt::*;
 use rand::Rng;
 use serde_json::{json, Value};
-
-fn seed() -> u64 {
-    let seed = std::env::var("HESO_DIFF_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x4e50_2026);
-    eprintln!("HESO_DIFF_SEED={seed}");
-    seed
-}
-
-fn cases(default: usize) -> usize {
-    std::env::var("HESO_DIFF_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
-fn key(rng: &mut impl Rng) -> (SigningKey, String) {
-    let seed: [u8; 32] = rng.random();
-    (SigningKey::from_bytes(&seed), hex::encode(seed))
-}
-
-fn ours_verdict(text: &str) -> (String, Option<String>) {
-    let verdict = verify_receipt_bytes(text.as_bytes()).verdict;
-    (
-        verdict.kind.as_str().to_owned(),
-        verdict.trust_level.map(|t| t.as_str().to_owned()),
-    )
-}
-
-fn approver_record(approver: &SigningKey, decision: Decision, reason: &str) -> ApproverRecord {
-    ApproverRecord {
-        decision,
-        approver_identity: keys::public_key_b64(&approver.verifying_key()),
-        reason: reason.to_owned(),
-        decided_at: "2026-11-21T10:00:00Z".to_owned(),
-        sla_minutes: Some(30),
-        unsigned: Default::default(),
-    }
-}
 
 #[test]
 fn canonical_bytes_and_hash_match_the_vendor() {
@@ -92,17 +55,6 @@ fn canonical_bytes_and_hash_match_the_vendor() {
 }
 
 /// Generated contents the vendor accepts, for the signing tests.
-fn accepted_contents(gen: &mut Gen, oracle: &mut Oracle, agent: &str, n: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    while out.len() < n {
-        let text = gen.content(agent, true);
-        if oracle.ask(json!({"op": "canon", "content": text}))["ok"] == true {
-            out.push(text);
-        }
-    }
-    out
-}
-
 #[test]
 fn signatures_made_here_verify_in_the_vendor_and_back() {
     let mut oracle = Oracle::start();

@@ -58,6 +58,24 @@ def op_assemble_l1(req):
     return {"receipt": bytes(receipt).decode()}
 
 
+def op_quorum_cosign_payload(req):
+    payload = core.quorum_cosign_payload(
+        req["content"].encode(), req["threshold"], json.dumps(req["roster"]).encode(), req["record"].encode()
+    )
+    return {"payload_b64": b64(payload)}
+
+
+def op_assemble_quorum(req):
+    receipt = core.assemble_quorum_from_parts(
+        key(req["operator_seed_hex"]),
+        req["content"].encode(),
+        req["threshold"],
+        json.dumps(req["roster"]).encode(),
+        json.dumps(req["parts"]).encode(),
+    )
+    return {"receipt": bytes(receipt).decode()}
+
+
 def op_verify_token(req):
     result = core.verify_approval_token(
         unb64(req["token_b64"]),
@@ -81,6 +99,8 @@ OPS = {
     "sign": op_sign,
     "cosign_payload": op_cosign_payload,
     "assemble_l1": op_assemble_l1,
+    "quorum_cosign_payload": op_quorum_cosign_payload,
+    "assemble_quorum": op_assemble_quorum,
     "verify_token": op_verify_token,
     "public_key": op_public_key,
 }

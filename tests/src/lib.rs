@@ -1,5 +1,6 @@
 //! Harness for cross-process tests against the vendor package `heso==0.5.1`.
 
+pub mod diff;
 pub mod gen;
 pub mod oracle;
 

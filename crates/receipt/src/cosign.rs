@@ -20,6 +20,8 @@ pub enum PromoteError {
     AlreadyDecided,
     #[error("unsupported action_version `{0}`")]
     Unsupported(String),
+    #[error("the quorum's {0}")]
+    Quorum(&'static str),
     #[error(transparent)]
     Canonical(#[from] CanonicalError),
 }
@@ -79,7 +81,11 @@ pub fn record_text(record: &ApproverRecord) -> String {
     serde_json::to_string(record).expect("an approver record always serializes")
 }
 
-fn signature_entry(role: &str, key: &VerifyingKey, signature: &Signature) -> SignatureEntry {
+pub(crate) fn signature_entry(
+    role: &str,
+    key: &VerifyingKey,
+    signature: &Signature,
+) -> SignatureEntry {
     SignatureEntry {
         algorithm: "Ed25519".to_owned(),
         key_id: role.to_owned(),

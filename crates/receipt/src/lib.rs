@@ -6,6 +6,7 @@
 //! - [`canonical`]: RFC 8785 canonical bytes and the BLAKE3 action hash.
 //! - [`keys`]: Ed25519 with domain separation, strict verification, base64 forms.
 //! - [`cosign`]: L1 promotion, the approver's co-signature, operator signing and assembly.
+//! - [`quorum`]: k-of-n approvals: the quorum base, each approver's co-signature, assembly.
 //! - [`token`]: the approval token (the approver's vote).
 //! - [`verify`]: the offline verifier.
 
@@ -13,6 +14,7 @@ pub mod canonical;
 pub mod cosign;
 pub mod enrolment;
 pub mod keys;
+pub mod quorum;
 pub mod request_auth;
 pub mod token;
 pub mod verify;
@@ -23,6 +25,7 @@ pub use cosign::{
     assemble_l1, cosign, cosign_payload, promote_to_l1, record_text, sign_as_operator,
 };
 pub use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+pub use quorum::{assemble_quorum, quorum_base, quorum_cosign, quorum_cosign_payload, QuorumLeg};
 pub use token::{ApprovalToken, TokenDecision, TokenError, TokenRequirements};
 pub use verify::{verify_receipt, verify_receipt_bytes, Verdict, VerdictKind, Verified};
 pub use wire::*;

@@ -6,12 +6,14 @@ use crate::keys::{
     decode_public_key, decode_signature, public_key_b64, verify_in_domain, KeyError,
     APPROVAL_DOMAIN, OPERATOR_DOMAIN,
 };
+use crate::quorum::canonical_with_records;
 use crate::wire::{
-    Receipt, RedactionMode, SignatureEntry, TrustLevel, ACTION_VERSION, RECEIPT_ALG,
+    Content, Decision, MultiApproval, Receipt, RedactionMode, SignatureEntry, TrustLevel,
+    ACTION_VERSION, RECEIPT_ALG,
 };
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// The verdict names, exactly as the vendor spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -24,6 +26,7 @@ pub enum VerdictKind {
     SelfApproval,
     MalformedRedaction,
     TrustLevelMismatch,
+    ThresholdNotMet,
     Malformed,
 }
 
@@ -38,6 +41,7 @@ impl VerdictKind {
             VerdictKind::SelfApproval => "SelfApproval",
             VerdictKind::MalformedRedaction => "MalformedRedaction",
             VerdictKind::TrustLevelMismatch => "TrustLevelMismatch",
+            VerdictKind::ThresholdNotMet => "ThresholdNotMet",
             VerdictKind::Malformed => "Malformed",
         }
     }
@@ -91,6 +95,9 @@ pub struct Verified {
     pub operator_key: Option<VerifyingKey>,
     /// The approver key, once the approver co-signature has verified.
     pub approver_key: Option<VerifyingKey>,
+    /// A quorum's approver keys, in signature order, once every leg has
+    /// verified and the threshold is met.
+    pub quorum_keys: Vec<VerifyingKey>,
 }
 
 /// Verify receipt JSON bytes.
@@ -125,6 +132,7 @@ impl Verifier {
                 ),
                 operator_key: None,
                 approver_key: None,
+                quorum_keys: Vec::new(),
             },
         }
     }
@@ -132,12 +140,19 @@ impl Verifier {
     pub fn verify(&mut self, mut receipt: Receipt) -> Verified {
         let mut operator_key = None;
         let mut approver_key = None;
-        let verdict = self.run_gates(&mut receipt, &mut operator_key, &mut approver_key);
+        let mut quorum_keys = Vec::new();
+        let verdict = self.run_gates(
+            &mut receipt,
+            &mut operator_key,
+            &mut approver_key,
+            &mut quorum_keys,
+        );
         Verified {
             receipt: Some(receipt),
             verdict,
             operator_key,
             approver_key,
+            quorum_keys,
         }
     }
 
@@ -158,6 +173,7 @@ impl Verifier {
         receipt: &mut Receipt,
         operator_key: &mut Option<VerifyingKey>,
         approver_key: &mut Option<VerifyingKey>,
+        quorum_keys: &mut Vec<VerifyingKey>,
     ) -> Verdict {
         use VerdictKind::*;
         let canonical = canonical_bytes_in_place(&mut receipt.content);
@@ -185,18 +201,36 @@ impl Verifier {
             return Verdict::fail(HashMismatch, None);
         }
 
-        let roles = match sort_roles(&receipt.signatures) {
+        let roles = match sort_roles(&receipt.signatures, content) {
             Ok(roles) => roles,
             Err(detail) => return Verdict::fail(Malformed, detail),
         };
 
-        let operator = match self.check_signature(roles.operator, OPERATOR_DOMAIN, &canonical) {
+        // A quorum's operator signs the body with no approver records.
+        let operator_message = match &content.multi_approval {
+            Some(_) => match canonical_with_records(content, &[]) {
+                Ok(bytes) => bytes,
+                Err(e) => return Verdict::fail(Malformed, e.to_string()),
+            },
+            None => Vec::new(),
+        };
+        let operator_message = match &content.multi_approval {
+            Some(_) => &operator_message,
+            None => &canonical,
+        };
+        let operator = match self.check_signature(roles.operator, OPERATOR_DOMAIN, operator_message)
+        {
             Ok(key) => key,
             Err(detail) => return Verdict::fail(InvalidSignature, detail),
         };
         *operator_key = Some(operator);
 
-        if let Some(entry) = roles.approver {
+        if let Some(quorum) = &content.multi_approval {
+            match self.check_quorum(content, quorum, roles.operator, &roles.approvers) {
+                Ok(keys) => *quorum_keys = keys,
+                Err(verdict) => return verdict,
+            }
+        } else if let Some(entry) = roles.approvers.first() {
             let approver = match self.check_signature(entry, APPROVAL_DOMAIN, &canonical) {
                 Ok(key) => key,
                 Err(detail) => return Verdict::fail(InvalidSignature, detail),
@@ -210,11 +244,7 @@ impl Verifier {
             *approver_key = Some(approver);
         }
 
-        if let Err(detail) = check_redaction(receipt) {
-            return Verdict::fail(MalformedRedaction, detail);
-        }
-
-        let derived = if approver_key.is_some() {
+        let derived = if approver_key.is_some() || !quorum_keys.is_empty() {
             TrustLevel::L1
         } else {
             TrustLevel::L0
@@ -230,6 +260,11 @@ impl Verifier {
             );
         }
 
+        // The vendor checks the trust level before the redaction markers.
+        if let Err(detail) = check_redaction(receipt) {
+            return Verdict::fail(MalformedRedaction, detail);
+        }
+
         let approver_identity_mismatch = match (approver_key.as_ref(), &content.approver_decision) {
             (Some(key), Some(record)) => record.approver_identity != public_key_b64(key),
             (Some(_), None) => true,
@@ -242,6 +277,76 @@ impl Verifier {
             approver_identity_mismatch,
             unsigned_paths: content.unsigned_paths(),
         }
+    }
+
+    /// A quorum's legs, in signature order, each checked in the vendor's
+    /// order: its record, not the operator, on the roster, approved, not a
+    /// duplicate, its co-signature; then the threshold. Returns the keys.
+    fn check_quorum(
+        &mut self,
+        content: &Content,
+        quorum: &MultiApproval,
+        operator: &SignatureEntry,
+        legs: &[&SignatureEntry],
+    ) -> Result<Vec<VerifyingKey>, Verdict> {
+        use VerdictKind::*;
+        let malformed = |detail: String| Verdict::fail(Malformed, detail);
+        if quorum.approvers.len() != legs.len() {
+            return Err(malformed(format!(
+                "multi_approval has {} record(s) but {} approver signature entr(ies)",
+                quorum.approvers.len(),
+                legs.len()
+            )));
+        }
+        let mut seen = HashSet::new();
+        let mut keys = Vec::with_capacity(legs.len());
+        for entry in legs {
+            let key = &entry.public_key;
+            let Some(record) = quorum
+                .approvers
+                .iter()
+                .find(|r| &r.approver_identity == key)
+            else {
+                return Err(malformed(format!(
+                    "approver signature key `{key}` has no matching multi_approval record"
+                )));
+            };
+            if key == &operator.public_key {
+                return Err(Verdict::fail(
+                    SelfApproval,
+                    "an approver key is the operator key".to_owned(),
+                ));
+            }
+            if !quorum.roster.contains(key) {
+                return Err(malformed(format!(
+                    "approver key `{key}` is not on the signed roster"
+                )));
+            }
+            if record.decision != Decision::Approved {
+                return Err(malformed(format!(
+                    "multi_approval record for key `{key}` is not `approved`"
+                )));
+            }
+            if !seen.insert(key.as_str()) {
+                return Err(malformed(format!(
+                    "duplicate approver key `{key}` in multi_approval"
+                )));
+            }
+            let message = canonical_with_records(content, std::slice::from_ref(record))
+                .map_err(|e| malformed(e.to_string()))?;
+            let verified = self
+                .check_signature(entry, APPROVAL_DOMAIN, &message)
+                .map_err(|detail| Verdict::fail(InvalidSignature, detail))?;
+            keys.push(verified);
+        }
+        let have = seen.len();
+        if have < quorum.threshold as usize {
+            return Err(Verdict::fail(
+                ThresholdNotMet,
+                format!("have={have} need={}", quorum.threshold),
+            ));
+        }
+        Ok(keys)
     }
 
     fn check_signature(
@@ -269,27 +374,52 @@ impl Verifier {
 
 struct Roles<'a> {
     operator: &'a SignatureEntry,
-    approver: Option<&'a SignatureEntry>,
+    approvers: Vec<&'a SignatureEntry>,
 }
 
-fn sort_roles(entries: &[SignatureEntry]) -> Result<Roles<'_>, String> {
-    let mut operator = None;
-    let mut approver = None;
-    for entry in entries {
-        let slot = match entry.key_id.as_str() {
-            "operator" => &mut operator,
-            "approver" => &mut approver,
-            other => return Err(format!("unknown signature role `{other}`")),
-        };
-        if slot.replace(entry).is_some() {
-            return Err(format!("more than one `{}` signature entry", entry.key_id));
-        }
+/// The vendor's order: unknown roles, then a quorum's shape, then the
+/// operator entry, then (outside a quorum) at most one approver entry.
+fn sort_roles<'a>(entries: &'a [SignatureEntry], content: &Content) -> Result<Roles<'a>, String> {
+    if let Some(entry) = entries
+        .iter()
+        .find(|e| !matches!(e.key_id.as_str(), "operator" | "approver"))
+    {
+        return Err(format!("unknown signature role `{}`", entry.key_id));
     }
-    let operator = operator.ok_or_else(|| "no `operator` signature entry".to_owned())?;
-    Ok(Roles { operator, approver })
+    if let Some(quorum) = &content.multi_approval {
+        check_quorum_shape(content, quorum)?;
+    }
+    let mut operators = entries.iter().filter(|e| e.key_id == "operator");
+    let operator = operators
+        .next()
+        .ok_or_else(|| "no `operator` signature entry".to_owned())?;
+    if operators.next().is_some() {
+        return Err("more than one `operator` signature entry".to_owned());
+    }
+    let approvers: Vec<_> = entries.iter().filter(|e| e.key_id == "approver").collect();
+    if content.multi_approval.is_none() && approvers.len() > 1 {
+        return Err("more than one `approver` signature entry".to_owned());
+    }
+    Ok(Roles {
+        operator,
+        approvers,
+    })
 }
 
-/// Gate 6. As in the vendor, a destructive marker's algorithm name is not
+fn check_quorum_shape(content: &Content, quorum: &MultiApproval) -> Result<(), String> {
+    if content.approver_decision.is_some() {
+        return Err("receipt carries both `approver_decision` and `multi_approval`".to_owned());
+    }
+    if quorum.threshold == 0 {
+        return Err("multi_approval threshold must be >= 1".to_owned());
+    }
+    if quorum.roster.is_empty() {
+        return Err("multi_approval roster must be non-empty".to_owned());
+    }
+    Ok(())
+}
+
+/// The last gate. As in the vendor, a destructive marker's algorithm name is not
 /// checked, only that it carries no commitment.
 fn check_redaction(receipt: &Receipt) -> Result<(), String> {
     let Some(redaction) = &receipt.content.redaction else {

@@ -11,8 +11,7 @@
 //!   `unsigned` maps that are never serialized, so a caller can see that the
 //!   input carried values no signature covers, and refuse it (the approver
 //!   workflow does). Nothing here renders them.
-//! - Blocks this product does not render (`ert`, `mandate`, `multi_approval`,
-//!   `guardrail`, `suspension`, `key_rotation`, `time_anchor`, `anchor_policy`,
+//! - Blocks this product does not render (`ert`, `mandate`, `guardrail`, `suspension`, `key_rotation`, `time_anchor`, `anchor_policy`,
 //!   `attestation`, `metrics`, the envelope's `transparency`) are carried as
 //!   received and canonicalized verbatim. If the vendor's typed parse would
 //!   normalize such a block differently, the recomputed hash differs and the
@@ -68,7 +67,7 @@ pub struct Content {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approver_decision: Option<ApproverRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub multi_approval: Option<Value>,
+    pub multi_approval: Option<MultiApproval>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redaction: Option<Redaction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -263,6 +262,29 @@ impl Decision {
     }
 }
 
+/// A k-of-n approval (a quorum): at least `threshold` distinct keys of the
+/// `roster` approved. The operator signs the content with `approvers` empty;
+/// each approver co-signs it with only their own record in `approvers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MultiApproval {
+    pub threshold: u32,
+    /// Base64 public keys that may approve, fixed when the approval opened.
+    pub roster: Vec<String>,
+    /// One record per approver. The canonical bytes list them sorted by
+    /// `approver_identity` whatever the order received (as the vendor does).
+    pub approvers: Vec<ApproverRecord>,
+    #[serde(flatten, skip_serializing)]
+    pub unsigned: Unsigned,
+}
+
+impl MultiApproval {
+    /// The order the canonical bytes use.
+    pub fn sort_approvers(&mut self) {
+        self.approvers
+            .sort_by(|a, b| a.approver_identity.cmp(&b.approver_identity));
+    }
+}
+
 /// How the operator redacted fields before signing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Redaction {
@@ -306,6 +328,12 @@ impl Content {
         }
         if let Some(record) = &self.approver_decision {
             note("approver_decision", &record.unsigned);
+        }
+        if let Some(quorum) = &self.multi_approval {
+            note("multi_approval", &quorum.unsigned);
+            for (i, record) in quorum.approvers.iter().enumerate() {
+                note(&format!("multi_approval.approvers[{i}]"), &record.unsigned);
+            }
         }
         if let Some(redaction) = &self.redaction {
             note("redaction", &redaction.unsigned);

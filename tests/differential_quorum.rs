@@ -1,0 +1,409 @@
+//! Differential tests of k-of-n quorum receipts: our protocol crate against
+//! the vendor package (`heso==0.5.1`) on generated contents, rosters and legs.
+//! Same co-sign bytes and assembled receipts, and the same verdict (kind,
+//! trust level, and the vendor's words where it gives them) on quorums broken
+//! one to three ways at once, and on bit flips.
+//!
+//! `HESO_DIFF_SEED` and `HESO_DIFF_CASES` replay or widen a run.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use heso_interop_tests::diff::{accepted_contents, cases, key, seed};
+use heso_interop_tests::gen::Gen;
+use heso_interop_tests::oracle::Oracle;
+use heso_receipt::keys::{public_key_b64, sign_in_domain, APPROVAL_DOMAIN, OPERATOR_DOMAIN};
+use heso_receipt::*;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use serde_json::{json, Value};
+
+/// A roster of `n` approvers, the threshold, and the legs that sign.
+struct Quorum {
+    approvers: Vec<SigningKey>,
+    threshold: u32,
+    roster: Vec<String>,
+    signers: Vec<usize>,
+}
+
+fn random_quorum(gen: &mut Gen) -> Quorum {
+    let n = gen.rng.random_range(1..=5);
+    let approvers: Vec<SigningKey> = (0..n).map(|_| key(&mut gen.rng).0).collect();
+    let threshold = gen.rng.random_range(1..=n) as u32;
+    let mut roster: Vec<String> = approvers
+        .iter()
+        .map(|k| public_key_b64(&k.verifying_key()))
+        .collect();
+    roster.shuffle(&mut gen.rng);
+    let mut signers: Vec<usize> = (0..n).collect();
+    signers.shuffle(&mut gen.rng);
+    signers.truncate(gen.rng.random_range(threshold as usize..=n));
+    Quorum {
+        approvers,
+        threshold,
+        roster,
+        signers,
+    }
+}
+
+fn record(gen: &mut Gen, approver: &SigningKey, decision: Decision) -> ApproverRecord {
+    let reason: String = serde_json::from_str(&gen.string(24)).unwrap();
+    ApproverRecord {
+        decision,
+        approver_identity: public_key_b64(&approver.verifying_key()),
+        reason,
+        decided_at: "2026-11-27T10:00:00Z".to_owned(),
+        sla_minutes: gen.rng.random_bool(0.5).then_some(30),
+        unsigned: Default::default(),
+    }
+}
+
+#[test]
+fn quorums_made_here_are_the_vendors_byte_for_byte() {
+    let mut oracle = Oracle::start();
+    let mut gen = Gen::new(seed() ^ 0x51);
+    let (operator, operator_hex) = key(&mut gen.rng);
+    let agent = public_key_b64(&operator.verifying_key());
+    for (i, text) in accepted_contents(&mut gen, &mut oracle, &agent, cases(60))
+        .iter()
+        .enumerate()
+    {
+        let suspended = sign_as_operator(&operator, parse_content(text.as_bytes()).unwrap())
+            .unwrap()
+            .content;
+        let content_text = serde_json::to_string(&suspended).unwrap();
+        let quorum = random_quorum(&mut gen);
+        let mut legs = Vec::new();
+        let mut parts = Vec::new();
+        for &s in &quorum.signers {
+            let approver = &quorum.approvers[s];
+            let record = record(&mut gen, approver, Decision::Approved);
+            let ours = quorum_cosign_payload(&suspended, quorum.threshold, &quorum.roster, &record)
+                .unwrap();
+            let theirs = oracle.must(json!({
+                "op": "quorum_cosign_payload", "content": content_text,
+                "threshold": quorum.threshold, "roster": quorum.roster,
+                "record": record_text(&record),
+            }));
+            assert_eq!(STANDARD.encode(&ours), theirs["payload_b64"], "case {i}");
+            let co_signature = quorum_cosign(
+                approver,
+                &suspended,
+                quorum.threshold,
+                &quorum.roster,
+                &record,
+            )
+            .unwrap();
+            parts.push(json!({
+                "record": record_text(&record),
+                "approver_pubkey_b64": public_key_b64(&approver.verifying_key()),
+                "co_sig_b64": STANDARD.encode(co_signature.to_bytes()),
+            }));
+            legs.push(QuorumLeg {
+                record,
+                approver_key: approver.verifying_key(),
+                co_signature,
+            });
+        }
+        let ours = assemble_quorum(
+            &operator,
+            &suspended,
+            quorum.threshold,
+            &quorum.roster,
+            &legs,
+        )
+        .unwrap();
+        let ours_text = serde_json::to_string(&ours).unwrap();
+        assert_eq!(
+            oracle.verdict(&ours_text),
+            ("Valid".into(), Some("L1".into())),
+            "case {i}: {ours_text}"
+        );
+        let theirs = oracle.must(json!({
+            "op": "assemble_quorum", "operator_seed_hex": operator_hex,
+            "content": content_text, "threshold": quorum.threshold,
+            "roster": quorum.roster, "parts": parts,
+        }));
+        let theirs: Receipt = serde_json::from_str(theirs["receipt"].as_str().unwrap()).unwrap();
+        assert_eq!(theirs, ours, "case {i}");
+        let verified = verify_receipt(theirs);
+        assert_eq!(verified.verdict.kind, VerdictKind::Valid, "case {i}");
+        assert_eq!(verified.quorum_keys.len(), legs.len());
+    }
+}
+
+/// The ways a quorum can be broken before it is signed.
+#[derive(Debug, Clone, Copy)]
+enum Defect {
+    ThresholdZero,
+    ThresholdAboveSigners,
+    EmptyRoster,
+    AlsoApproverDecision,
+    StrangerSigns,
+    OperatorSigns,
+    OperatorOnRosterSigns,
+    LegRejected,
+    LegEscalated,
+    DuplicateLeg,
+    RecordWithoutSignature,
+    SignatureWithoutRecord,
+    RecordNamesAnotherKey,
+    EmbeddedL0,
+    LegOverFullContent,
+}
+
+const DEFECTS: [Defect; 15] = [
+    Defect::ThresholdZero,
+    Defect::ThresholdAboveSigners,
+    Defect::EmptyRoster,
+    Defect::AlsoApproverDecision,
+    Defect::StrangerSigns,
+    Defect::OperatorSigns,
+    Defect::OperatorOnRosterSigns,
+    Defect::LegRejected,
+    Defect::LegEscalated,
+    Defect::DuplicateLeg,
+    Defect::RecordWithoutSignature,
+    Defect::SignatureWithoutRecord,
+    Defect::RecordNamesAnotherKey,
+    Defect::EmbeddedL0,
+    Defect::LegOverFullContent,
+];
+
+/// A quorum receipt signed the way the vendor signs one, over whatever
+/// content, records and legs it is given (nothing is checked here).
+struct Draft {
+    content: Content,
+    records: Vec<ApproverRecord>,
+    /// Each leg: its key and the record it signs.
+    legs: Vec<(SigningKey, ApproverRecord)>,
+    /// Legs that sign the full content instead of their own record's body.
+    over_full_content: bool,
+}
+
+impl Draft {
+    fn sign(mut self, operator: &SigningKey) -> Receipt {
+        let quorum = self.content.multi_approval.as_mut().unwrap();
+        quorum.approvers = self.records.clone();
+        let content = canonical::seal(self.content).unwrap();
+        let with = |records: Vec<ApproverRecord>| {
+            let mut body = content.clone();
+            body.multi_approval.as_mut().unwrap().approvers = records;
+            canonical_bytes(&body).unwrap()
+        };
+        let mut signatures = vec![SignatureEntry {
+            algorithm: "Ed25519".into(),
+            key_id: "operator".into(),
+            public_key: public_key_b64(&operator.verifying_key()),
+            signature: STANDARD
+                .encode(sign_in_domain(operator, OPERATOR_DOMAIN, &with(Vec::new())).to_bytes()),
+        }];
+        for (key, record) in &self.legs {
+            let message = if self.over_full_content {
+                canonical_bytes(&content).unwrap()
+            } else {
+                with(vec![record.clone()])
+            };
+            signatures.push(SignatureEntry {
+                algorithm: "Ed25519".into(),
+                key_id: "approver".into(),
+                public_key: public_key_b64(&key.verifying_key()),
+                signature: STANDARD
+                    .encode(sign_in_domain(key, APPROVAL_DOMAIN, &message).to_bytes()),
+            });
+        }
+        Receipt {
+            alg: RECEIPT_ALG.into(),
+            content,
+            signatures,
+            transparency: None,
+        }
+    }
+}
+
+fn broken_quorum(
+    gen: &mut Gen,
+    operator: &SigningKey,
+    suspended: &Content,
+    defects: &[Defect],
+) -> Receipt {
+    let quorum = random_quorum(gen);
+    let mut content = quorum_base(suspended, quorum.threshold, &quorum.roster).unwrap();
+    let mut legs: Vec<(SigningKey, ApproverRecord)> = quorum
+        .signers
+        .iter()
+        .map(|&s| {
+            let key = quorum.approvers[s].clone();
+            let record = record(gen, &key, Decision::Approved);
+            (key, record)
+        })
+        .collect();
+    let mut records: Vec<ApproverRecord> = legs.iter().map(|(_, r)| r.clone()).collect();
+    let mut over_full_content = false;
+    let some = |gen: &mut Gen, len: usize| gen.rng.random_range(0..len.max(1));
+    for defect in defects {
+        let multi = content.multi_approval.as_mut().unwrap();
+        match defect {
+            Defect::ThresholdZero => multi.threshold = 0,
+            Defect::ThresholdAboveSigners => multi.threshold = legs.len() as u32 + 1,
+            Defect::EmptyRoster => multi.roster.clear(),
+            Defect::AlsoApproverDecision => {
+                content.approver_decision = Some(record(gen, operator, Decision::Approved))
+            }
+            Defect::StrangerSigns | Defect::OperatorSigns | Defect::OperatorOnRosterSigns => {
+                let key = match defect {
+                    Defect::StrangerSigns => key(&mut gen.rng).0,
+                    _ => operator.clone(),
+                };
+                if matches!(defect, Defect::OperatorOnRosterSigns) {
+                    multi.roster.push(public_key_b64(&key.verifying_key()));
+                }
+                let record = record(gen, &key, Decision::Approved);
+                let at = some(gen, legs.len() + 1).min(legs.len());
+                legs.insert(at, (key, record.clone()));
+                records.push(record);
+            }
+            Defect::LegRejected | Defect::LegEscalated if !legs.is_empty() => {
+                let at = some(gen, legs.len());
+                let decision = match defect {
+                    Defect::LegRejected => Decision::Rejected,
+                    _ => Decision::Escalated,
+                };
+                legs[at].1.decision = decision;
+                let identity = legs[at].1.approver_identity.clone();
+                for r in records
+                    .iter_mut()
+                    .filter(|r| r.approver_identity == identity)
+                {
+                    r.decision = decision;
+                }
+            }
+            Defect::DuplicateLeg if !legs.is_empty() => {
+                let at = some(gen, legs.len());
+                let leg = legs[at].clone();
+                legs.push(leg);
+                if gen.rng.random_bool(0.5) {
+                    records.push(legs[at].1.clone());
+                }
+            }
+            Defect::RecordWithoutSignature if !legs.is_empty() => {
+                legs.remove(some(gen, legs.len()));
+            }
+            Defect::SignatureWithoutRecord if !records.is_empty() => {
+                records.remove(some(gen, records.len()));
+            }
+            Defect::RecordNamesAnotherKey if legs.len() >= 2 => {
+                let other = legs[1].1.approver_identity.clone();
+                legs[0].1.approver_identity = other.clone();
+                records[0].approver_identity = other;
+            }
+            Defect::EmbeddedL0 => content.trust_level = TrustLevel::L0,
+            Defect::LegOverFullContent => over_full_content = true,
+            _ => {}
+        }
+    }
+    if gen.rng.random_bool(0.3) {
+        records.shuffle(&mut gen.rng);
+    }
+    Draft {
+        content,
+        records,
+        legs,
+        over_full_content,
+    }
+    .sign(operator)
+}
+
+/// Our verdict and the vendor's agree on kind and trust level, and on the
+/// detail wherever the vendor gives one.
+fn assert_same_verdict(oracle: &mut Oracle, text: &str, what: &str) {
+    let theirs = oracle.must(json!({"op": "verify", "receipt": text}))["verdict"].clone();
+    let ours = verify_receipt_bytes(text.as_bytes()).verdict;
+    assert_eq!(ours.kind.as_str(), theirs["kind"], "{what}: {text}");
+    assert_eq!(
+        ours.trust_level.map(TrustLevel::as_str),
+        theirs["trust_level"].as_str(),
+        "{what}: {text}"
+    );
+    if let Some(detail) = theirs["detail"].as_str() {
+        assert_eq!(ours.detail.as_deref(), Some(detail), "{what}: {text}");
+    }
+}
+
+#[test]
+fn verdicts_match_the_vendor_on_broken_quorums() {
+    let mut oracle = Oracle::start();
+    let mut gen = Gen::new(seed() ^ 0x52);
+    let (operator, _) = key(&mut gen.rng);
+    let agent = public_key_b64(&operator.verifying_key());
+    let contents = accepted_contents(&mut gen, &mut oracle, &agent, 10);
+    let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+    let rounds = cases(600);
+    for round in 0..rounds {
+        let text = &contents[round % contents.len()];
+        let suspended = sign_as_operator(&operator, parse_content(text.as_bytes()).unwrap())
+            .unwrap()
+            .content;
+        let count = gen.rng.random_range(0..=3);
+        let defects: Vec<Defect> = (0..count)
+            .map(|_| DEFECTS[gen.rng.random_range(0..DEFECTS.len())])
+            .collect();
+        let receipt = broken_quorum(&mut gen, &operator, &suspended, &defects);
+        let receipt_text = serde_json::to_string(&receipt).unwrap();
+        assert_same_verdict(&mut oracle, &receipt_text, &format!("{defects:?}"));
+        *kinds
+            .entry(verify_receipt(receipt).verdict.kind.as_str().to_owned())
+            .or_default() += 1;
+
+        // And a bit flip anywhere in it.
+        let mut flipped = receipt_text.into_bytes();
+        let at = gen.rng.random_range(0..flipped.len());
+        flipped[at] ^= 1 << gen.rng.random_range(0..8);
+        if let Ok(flipped) = String::from_utf8(flipped) {
+            let ours = heso_interop_tests::diff::ours_verdict(&flipped);
+            assert_eq!(ours, oracle.verdict(&flipped), "flip at {at}: {flipped}");
+        }
+    }
+    eprintln!("{rounds} broken quorums, same verdicts: {kinds:?}");
+    // The generator reaches every verdict a quorum can get.
+    for kind in [
+        "Valid",
+        "Malformed",
+        "ThresholdNotMet",
+        "SelfApproval",
+        "InvalidSignature",
+        "TrustLevelMismatch",
+    ] {
+        assert!(kinds.contains_key(kind), "no {kind} in {kinds:?}");
+    }
+}
+
+#[test]
+fn the_vendor_refuses_the_quorum_bases_we_refuse() {
+    let mut oracle = Oracle::start();
+    let mut gen = Gen::new(seed() ^ 0x53);
+    let (operator, _) = key(&mut gen.rng);
+    let agent = public_key_b64(&operator.verifying_key());
+    let text = &accepted_contents(&mut gen, &mut oracle, &agent, 1)[0];
+    let suspended = sign_as_operator(&operator, parse_content(text.as_bytes()).unwrap())
+        .unwrap()
+        .content;
+    let quorum = random_quorum(&mut gen);
+    let approver = &quorum.approvers[0];
+    let record = record(&mut gen, approver, Decision::Approved);
+    let decided = quorum_base(&suspended, 1, &quorum.roster).unwrap();
+    for (what, content, threshold, roster) in [
+        ("threshold 0", &suspended, 0, quorum.roster.clone()),
+        ("empty roster", &suspended, 1, Vec::new()),
+        ("already a quorum", &decided, 1, quorum.roster.clone()),
+    ] {
+        assert!(
+            quorum_cosign_payload(content, threshold, &roster, &record).is_err(),
+            "{what}"
+        );
+        let theirs: Value = oracle.ask(json!({
+            "op": "quorum_cosign_payload", "content": serde_json::to_string(content).unwrap(),
+            "threshold": threshold, "roster": roster, "record": record_text(&record),
+        }));
+        assert_eq!(theirs["ok"], false, "{what}: {theirs}");
+    }
+}
