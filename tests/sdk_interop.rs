@@ -111,6 +111,59 @@ async fn approved_through_the_approver_api_finalizes_to_a_valid_l1() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_of_three_quorum_finalizes_to_a_valid_quorum_l1_in_both_verifiers() {
+    let (mut sdk, plane, first, _dir) = setup().await;
+    let second = plane.enrolled_device(22).await;
+    let third = plane.enrolled_device(23).await;
+    let answer = sdk.must(json!({
+        "op": "suspend", "verb": "payment", "tool_name": "stripe.transfers.create",
+        "fields": {"amount": 88_000, "currency": "USD", "payee": "Globex LLC"}, "threshold": 2,
+    }));
+    let suspended: Receipt = serde_json::from_value(answer["receipt"].clone()).unwrap();
+    let hash = suspended.content.action_hash.clone();
+    let (_, item) = third
+        .call(Method::GET, &format!("/v1/approver/approvals/{hash}"), None)
+        .await;
+    let roster: Vec<String> = serde_json::from_value(item["roster"].clone()).unwrap();
+    assert_eq!(roster.len(), 3);
+    assert_eq!(item["threshold"], 2);
+
+    for (device, expected) in [(&first, "pending"), (&third, "approved")] {
+        let shown = pending_item(device, &hash).await;
+        let body = device.quorum_decision(&shown, Decision::Approved, 2, &roster);
+        let (status, body) = device.decide(&hash, body).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let polled = sdk.must(json!({"op": "poll", "action_hash": hash}));
+        assert_eq!(polled["status"], expected, "{polled}");
+    }
+    let (status, late) = second
+        .decide(
+            &hash,
+            second.quorum_decision(&suspended, Decision::Approved, 2, &roster),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{late}");
+
+    let finalized = sdk.must(json!({"op": "finalize_quorum", "action_hash": hash}));
+    assert_eq!(finalized["legs"], 2);
+    let (_, mine) = third
+        .call(Method::GET, "/v1/approver/cosignatures", None)
+        .await;
+    let final_receipt = mine["items"][0]["final_receipt"].clone();
+    assert!(final_receipt.is_object(), "{mine}");
+    let vendor = sdk.must(json!({"op": "verify", "receipt": final_receipt}));
+    assert_eq!(vendor["verdict"]["kind"], "Valid");
+    assert_eq!(vendor["verdict"]["trust_level"], "L1");
+    let ours = verify_receipt(serde_json::from_value(final_receipt).unwrap());
+    assert_eq!(ours.verdict.kind, VerdictKind::Valid);
+    let mut signed_by = ours.quorum_keys.clone();
+    signed_by.sort_by_key(|k| k.to_bytes());
+    let mut expected = vec![first.key.verifying_key(), third.key.verifying_key()];
+    expected.sort_by_key(|k| k.to_bytes());
+    assert_eq!(signed_by, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejection_polls_as_rejected_and_cannot_be_finalized() {
     let (mut sdk, _plane, device, _dir) = setup().await;
     let suspended = suspend_payment(&mut sdk, 9900);

@@ -32,6 +32,23 @@ pub fn past_tense(decision: Decision) -> &'static str {
     }
 }
 
+/// After a vote on a k-of-n approval, how far it is (empty otherwise, or
+/// when the control plane cannot say).
+async fn quorum_progress(approver: &Approver, action_hash: &str) -> String {
+    let Ok(item) = approver.client.approval(&approver.key, action_hash).await else {
+        return String::new();
+    };
+    let threshold = item["threshold"].as_u64().unwrap_or(1);
+    let approved = item["approved_count"].as_u64().unwrap_or(0);
+    match item["status"].as_str() {
+        Some("pending") if threshold > 1 => {
+            let more = threshold.saturating_sub(approved);
+            format!(" {approved} of {threshold} approvals: waiting for {more} more.")
+        }
+        _ => String::new(),
+    }
+}
+
 pub async fn decide(
     approver: &Mutex<Approver>,
     action_hash: &str,
@@ -47,7 +64,10 @@ pub async fn decide(
     {
         Delivery::Confirmed => Ok(DecisionResult {
             outcome: Outcome::Confirmed,
-            message: format!("{verb}: signed and recorded by the control plane."),
+            message: format!(
+                "{verb}: signed and recorded by the control plane.{}",
+                quorum_progress(&approver, action_hash).await
+            ),
         }),
         Delivery::Queued(why) => Ok(DecisionResult {
             outcome: Outcome::Queued,

@@ -418,3 +418,118 @@ async fn approve_reject_and_refuse_in_the_real_window() {
     }
     ui.close().await;
 }
+
+/// Enrols the window's device with `plane` and opens the queue.
+async fn enrol_window(ui: &Driver, plane: &Plane) {
+    let url = ui.wait_for("[data-testid=enroll-url]").await;
+    ui.type_into(&url, &plane.url).await;
+    let code = ui.wait_for("[data-testid=enroll-code]").await;
+    ui.type_into(&code, &plane.enrolment_code("desktop")).await;
+    ui.click(&ui.wait_for("[data-testid=enroll-submit]").await)
+        .await;
+    ui.wait_for("[data-testid=enrolled-fingerprint]").await;
+    ui.click(&ui.wait_for("[data-testid=open-queue]").await)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_of_three_quorum_in_the_real_window() {
+    let _window = ONE_WINDOW.lock().await;
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut sdk = Oracle::sdk_operator();
+    let mut ask = |request: Value| tokio::task::block_in_place(|| sdk.must(request));
+    let operator_key = ask(json!({"op": "init", "dir": project.path()}))["operator_public_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let plane = Plane::start_for_operator_key(&operator_key).await;
+    ask(json!({"op": "configure", "endpoint": plane.url, "api_key": plane.api_key}));
+
+    let approver_home = home.path().join("approver");
+    let app = PathBuf::from(env!("CARGO_BIN_EXE_heso-approver-app"));
+    let ui = Driver::launch(
+        &app,
+        &[("HESO_APPROVER_HOME", approver_home.as_path())],
+        screenshots(),
+    )
+    .await;
+    enrol_window(&ui, &plane).await;
+    let colleagues = [
+        plane.enrolled_device(31).await,
+        plane.enrolled_device(32).await,
+    ];
+
+    let answer = ask(
+        json!({"op": "suspend", "verb": "payment", "tool_name": "stripe.transfers.create",
+        "fields": {"amount": 64_000, "currency": "USD", "payee": "Globex LLC"}, "threshold": 2}),
+    );
+    let hash = answer["receipt"]["content"]["action_hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let row = format!("[data-testid=queue-item][data-action-hash=\"{hash}\"]");
+    ui.click(&ui.wait_for(&row).await).await;
+    ui.wait_until("[data-testid=detail-quorum]", |t| {
+        t.contains("0 of 2 approvals") && t.contains("2 of 3 approvers must approve")
+    })
+    .await;
+
+    // This device approves first: its vote counts once, and it waits.
+    ui.click(&ui.wait_for("[data-testid=approve-button]").await)
+        .await;
+    ui.wait_until("[data-testid=toast]", |t| {
+        t.contains("1 of 2 approvals: waiting for 1 more")
+    })
+    .await;
+    ui.wait_until(".decision-bar.done", |t| {
+        t.contains("Waiting for 1 more approval (1 of 2)")
+    })
+    .await;
+    ui.wait_until("[data-testid=detail-quorum]", |t| {
+        t.contains("approved by heso:")
+    })
+    .await;
+    ui.screenshot("11-quorum-after-one-approval").await;
+    assert_eq!(
+        ask(json!({"op": "poll", "action_hash": hash}))["status"],
+        "pending"
+    );
+    // It has voted: the approval leaves its queue while others decide.
+    for _ in 0..100 {
+        if ui.find_all(&row).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        ui.find_all(&row).await.is_empty(),
+        "a voted quorum stays in the queue"
+    );
+
+    // A colleague approves: the SDK assembles the quorum receipt.
+    let (_, item) = colleagues[1]
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/approver/approvals/{hash}"),
+            None,
+        )
+        .await;
+    let roster: Vec<String> = serde_json::from_value(item["roster"].clone()).unwrap();
+    let suspended: heso_receipt::Receipt =
+        serde_json::from_value(answer["receipt"].clone()).unwrap();
+    let vote =
+        colleagues[1].quorum_decision(&suspended, heso_receipt::Decision::Approved, 2, &roster);
+    let (status, body) = colleagues[1].decide(&hash, vote).await;
+    assert!(status.is_success(), "{body}");
+    let finalized = ask(json!({"op": "finalize_quorum", "action_hash": hash}));
+    assert_eq!(finalized["legs"], 2);
+
+    ui.click(&ui.wait_for("[data-testid=nav-audit]").await)
+        .await;
+    let audit_row = format!("[data-testid=audit-item][data-action-hash=\"{hash}\"]");
+    ui.wait_until(&audit_row, |t| t.contains("Valid L1 (quorum 2 of 3)"))
+        .await;
+    ui.screenshot("12-quorum-audit").await;
+    ui.close().await;
+}

@@ -6,10 +6,11 @@ Reads one JSON request per line on stdin, answers one JSON line on stdout:
 Ops:
   init {dir}                         heso init DIR; answers the operator public key
   configure {endpoint, api_key}      heso.cloud.configure
-  suspend {verb, tool_name, fields, target_host?, workflow?, redact_fields?, redact_strategy?}
+  suspend {verb, tool_name, fields, target_host?, workflow?, redact_fields?, redact_strategy?, threshold?}
                                      engine suspends the action; push_receipt + open_approval
   poll {action_hash}                 heso.cloud.poll_approval
   finalize {action_hash}             get_l1_parts + heso.finalize_l1
+  finalize_quorum {action_hash}      get_quorum_parts + heso.finalize_quorum
   submit_token {action_hash, token_b64, content, scope, decision}
   register_approver {key_id, public_key, label?}
                                      heso.cloud.register_approver_pubkey (what an agent holding the API key can call)
@@ -72,7 +73,7 @@ def op_suspend(req):
         workflow=content["action"]["workflow"],
         account=content["action"]["account"],
         rule_id=content["policy"]["rule_id"],
-        threshold=1,
+        threshold=req.get("threshold", 1),
         matched_conditions=content["policy"]["matched_conditions"],
         scope=content["policy"]["rule_id"],
     )
@@ -88,6 +89,12 @@ def op_finalize(req):
     parts = cloud.get_l1_parts(req["action_hash"])
     pushed = heso.finalize_l1(req["action_hash"], parts.suspended_content, parts)
     return {"seq": pushed.seq, "duplicate": pushed.duplicate}
+
+
+def op_finalize_quorum(req):
+    parts = cloud.get_quorum_parts(req["action_hash"])
+    pushed = heso.finalize_quorum(req["action_hash"], parts.suspended_content, parts)
+    return {"seq": pushed.seq, "duplicate": pushed.duplicate, "legs": len(parts.legs), "roster": parts.roster}
 
 
 def op_submit_token(req):
@@ -117,6 +124,7 @@ OPS = {
     "suspend": op_suspend,
     "poll": op_poll,
     "finalize": op_finalize,
+    "finalize_quorum": op_finalize_quorum,
     "submit_token": op_submit_token,
     "register_approver": op_register_approver,
     "verify": op_verify,

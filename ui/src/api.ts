@@ -65,6 +65,17 @@ export interface ItemView {
   summary: string;
   fields: FieldView[];
   warnings: string[];
+  quorum: QuorumView | null;
+}
+
+/// A k-of-n approval: how many must approve, who has.
+export interface QuorumView {
+  threshold: number;
+  roster_size: number;
+  approvals: number;
+  approved_by: string[];
+  you_voted: boolean;
+  line: string;
 }
 
 export interface ItemDetail {

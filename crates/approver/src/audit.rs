@@ -3,8 +3,10 @@
 
 use crate::journal::{JournalEntry, SubmitState};
 use crate::workflow::Approver;
+use heso_receipt::canonical::seal;
 use heso_receipt::{
-    keys, promote_to_l1, verify_receipt, ApproverRecord, Receipt, TrustLevel, VerdictKind,
+    keys, promote_to_l1, quorum_base, verify_receipt, ApproverRecord, MultiApproval, Receipt,
+    TrustLevel, VerdictKind, Verified,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -54,6 +56,13 @@ fn check_final(receipt: Receipt, own_key: &str, journal: Option<&JournalEntry>) 
             ),
         );
     }
+    if let Some(quorum) = verified
+        .receipt
+        .as_ref()
+        .and_then(|r| r.content.multi_approval.clone())
+    {
+        return check_final_quorum(&verified, &quorum, own_key, journal);
+    }
     let approver = verified.approver_key.map(|k| keys::public_key_b64(&k));
     if approver.as_deref() != Some(own_key) || verdict.approver_identity_mismatch {
         return (
@@ -75,6 +84,66 @@ fn check_final(receipt: Receipt, own_key: &str, journal: Option<&JournalEntry>) 
         }
     }
     (true, "Valid L1".into())
+}
+
+/// A quorum receipt counts as this device's when one of its legs is this
+/// key, that leg's record and co-signature are the ones journalled, and the
+/// rest is the suspended action this device saw.
+fn check_final_quorum(
+    verified: &Verified,
+    quorum: &MultiApproval,
+    own_key: &str,
+    journal: Option<&JournalEntry>,
+) -> (bool, String) {
+    let receipt = verified
+        .receipt
+        .as_ref()
+        .expect("a verified receipt parsed");
+    let signed_here = verified
+        .quorum_keys
+        .iter()
+        .any(|k| keys::public_key_b64(k) == own_key);
+    if !signed_here {
+        return (
+            false,
+            "INVALID: this device's key is not among the quorum's approvers".into(),
+        );
+    }
+    if let Some(entry) = journal {
+        let suspended: Option<Receipt> = serde_json::from_str(&entry.receipt).ok();
+        let record: Option<ApproverRecord> = serde_json::from_str(&entry.record).ok();
+        let leg = receipt
+            .signatures
+            .iter()
+            .find(|s| s.key_id == "approver" && s.public_key == own_key);
+        let own_record = quorum
+            .approvers
+            .iter()
+            .find(|r| r.approver_identity == own_key);
+        let expected = suspended.and_then(|s| {
+            let mut base = quorum_base(&s.content, quorum.threshold, &quorum.roster).ok()?;
+            base.multi_approval.as_mut()?.approvers = quorum.approvers.clone();
+            seal(base).ok()
+        });
+        let same = expected.as_ref() == Some(&receipt.content)
+            && own_record.is_some()
+            && own_record == record.as_ref()
+            && leg.map(|l| l.signature.as_str()) == Some(entry.co_sig_b64.as_str());
+        if !same {
+            return (
+                false,
+                "INVALID: the final receipt is not the decision this device signed".into(),
+            );
+        }
+    }
+    (
+        true,
+        format!(
+            "Valid L1 (quorum {} of {})",
+            quorum.threshold,
+            quorum.roster.len()
+        ),
+    )
 }
 
 /// Journal and control plane side by side. When the control plane cannot be

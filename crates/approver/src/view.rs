@@ -5,8 +5,8 @@
 //! deceptive values carry a warning.
 
 use crate::display::{self, visible};
-use crate::workflow::VerifiedItem;
-use heso_receipt::{jcs, Content, Verb};
+use crate::workflow::{QuorumTerms, VerifiedItem};
+use heso_receipt::{jcs, keys, Content, Verb};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -54,6 +54,62 @@ pub struct ItemView {
     /// Every warning on the item, each naming where it applies
     /// (`payee: …`, `workflow: …`); empty when nothing looks deceptive.
     pub warnings: Vec<String>,
+    /// Set for a k-of-n approval.
+    pub quorum: Option<QuorumView>,
+}
+
+/// A k-of-n approval as a person reads it.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuorumView {
+    pub threshold: u32,
+    pub roster_size: usize,
+    pub approvals: usize,
+    /// Fingerprints of the keys that approved so far.
+    pub approved_by: Vec<String>,
+    /// Whether this device's vote is among them (as the control plane reports).
+    pub you_voted: bool,
+    /// "2 of 3 approvers must approve; 1 has", in words.
+    pub line: String,
+}
+
+impl QuorumView {
+    pub fn of(terms: &QuorumTerms) -> QuorumView {
+        let approved_by: Vec<String> = terms
+            .votes
+            .iter()
+            .filter(|(_, d)| d == "approved")
+            .map(|(k, _)| {
+                let fingerprint = keys::decode_public_key(k)
+                    .map(|k| keys::fingerprint(&k))
+                    .unwrap_or_else(|_| visible(k));
+                match *k == terms.device_key {
+                    true => format!("{fingerprint} (this device)"),
+                    false => fingerprint,
+                }
+            })
+            .collect();
+        let approvals = approved_by.len();
+        let remaining = (terms.threshold as usize).saturating_sub(approvals);
+        let line = format!(
+            "{} of {} approvers must approve; {approvals} {} so far{}",
+            terms.threshold,
+            terms.roster.len(),
+            if approvals == 1 { "has" } else { "have" },
+            match remaining {
+                0 => String::new(),
+                1 => " (1 more needed)".to_owned(),
+                n => format!(" ({n} more needed)"),
+            }
+        );
+        QuorumView {
+            threshold: terms.threshold,
+            roster_size: terms.roster.len(),
+            approvals,
+            approved_by,
+            you_voted: terms.you_voted,
+            line,
+        }
+    }
 }
 
 /// Canonical JSON text of a signed value.
@@ -184,5 +240,6 @@ pub fn item_view(item: &VerifiedItem) -> ItemView {
         summary: summary(content),
         fields,
         warnings,
+        quorum: item.quorum.as_ref().map(QuorumView::of),
     }
 }

@@ -78,8 +78,9 @@ pub struct VerifiedCache {
 }
 
 impl VerifiedCache {
-    /// Verifies every item (or reuses the result for the same receipt), and
-    /// forgets what is no longer listed.
+    /// Verifies every item (or reuses the result for the same receipt and
+    /// quorum state), and forgets what is no longer listed. A quorum this
+    /// device already voted on waits for others: it leaves the queue.
     pub fn entries_of(&mut self, profile: &Profile, items: &[Value]) -> Vec<QueueEntry> {
         let mut kept = HashMap::with_capacity(items.len());
         let entries = items
@@ -88,6 +89,9 @@ impl VerifiedCache {
                 let key = *blake3::Hasher::new()
                     .update(item["action_hash"].to_string().as_bytes())
                     .update(item["receipt"].to_string().as_bytes())
+                    .update(item["threshold"].to_string().as_bytes())
+                    .update(item["roster"].to_string().as_bytes())
+                    .update(item["votes"].to_string().as_bytes())
                     .finalize()
                     .as_bytes();
                 let (view, refusal) =
@@ -106,6 +110,13 @@ impl VerifiedCache {
                     view,
                     refusal,
                 }
+            })
+            .filter(|entry| {
+                !entry
+                    .view
+                    .as_ref()
+                    .and_then(|v| v.quorum.as_ref())
+                    .is_some_and(|q| q.you_voted)
             })
             .collect();
         self.entries = kept;

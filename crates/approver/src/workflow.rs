@@ -12,8 +12,8 @@ use crate::profile::Profile;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use heso_receipt::{
-    canonical_bytes, cosign, keys, record_text, verify_receipt, ApprovalToken, ApproverRecord,
-    Decision, DecisionPath, Receipt, TokenDecision, TrustLevel, VerdictKind,
+    canonical_bytes, cosign, keys, quorum_cosign, record_text, verify_receipt, ApprovalToken,
+    ApproverRecord, Decision, DecisionPath, Receipt, TokenDecision, TrustLevel, VerdictKind,
 };
 use rand::rngs::OsRng;
 use rand::TryRngCore;
@@ -46,6 +46,85 @@ pub enum Refusal {
     UnsignedValues(String),
     #[error("the control plane listed it under action_hash {listed}, but the receipt is {actual}")]
     HashMismatch { listed: String, actual: String },
+    #[error("this device is not on the roster of this {0}-approver approval")]
+    NotOnRoster(u32),
+    #[error("the approval's quorum does not make sense: {0}")]
+    BadQuorum(String),
+}
+
+/// A k-of-n approval's terms as the control plane states them. The operator
+/// does not sign them, but each approver does: the threshold and roster are
+/// in the bytes of every co-signature, so a control plane that states other
+/// terms than the operator's gets legs no quorum receipt can use. The device
+/// checks they make sense and shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumTerms {
+    pub threshold: u32,
+    /// Base64 keys that may approve.
+    pub roster: Vec<String>,
+    /// Who voted so far and how, as the control plane reports it.
+    pub votes: Vec<(String, String)>,
+    /// Whether this device is among them.
+    pub you_voted: bool,
+    /// This device's key.
+    pub device_key: String,
+}
+
+impl QuorumTerms {
+    /// The terms of an item; `None` for a single-approver approval.
+    pub fn of(item: &Value, device_key: &str) -> Result<Option<QuorumTerms>, Refusal> {
+        let threshold = match item.get("threshold").and_then(Value::as_u64) {
+            None | Some(1) => return Ok(None),
+            Some(0) => return Err(Refusal::BadQuorum("threshold 0".into())),
+            Some(k) => {
+                u32::try_from(k).map_err(|_| Refusal::BadQuorum(format!("threshold {k}")))?
+            }
+        };
+        let roster: Vec<String> = serde_json::from_value(item["roster"].clone())
+            .map_err(|_| Refusal::BadQuorum("no roster of keys".into()))?;
+        if let Some(bad) = roster.iter().find(|k| keys::decode_public_key(k).is_err()) {
+            return Err(Refusal::BadQuorum(format!(
+                "`{}` on the roster is not a public key",
+                crate::display::visible(bad)
+            )));
+        }
+        if roster.len() < threshold as usize {
+            return Err(Refusal::BadQuorum(format!(
+                "{threshold} approvals needed from a roster of {}",
+                roster.len()
+            )));
+        }
+        if !roster.iter().any(|k| k == device_key) {
+            return Err(Refusal::NotOnRoster(threshold));
+        }
+        let votes: Vec<(String, String)> = item["votes"]
+            .as_array()
+            .map(|votes| {
+                votes
+                    .iter()
+                    .filter_map(|v| {
+                        Some((
+                            v["approver_public_key"].as_str()?.to_owned(),
+                            v["decision"].as_str()?.to_owned(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let you_voted = votes.iter().any(|(k, _)| k == device_key);
+        Ok(Some(QuorumTerms {
+            threshold,
+            roster,
+            votes,
+            you_voted,
+            device_key: device_key.to_owned(),
+        }))
+    }
+
+    /// How many approvals the control plane reports.
+    pub fn approvals(&self) -> usize {
+        self.votes.iter().filter(|(_, d)| d == "approved").count()
+    }
 }
 
 /// An item that checked out: what the app and the command line may show,
@@ -54,6 +133,8 @@ pub enum Refusal {
 pub struct VerifiedItem {
     pub receipt: Receipt,
     pub operator_fingerprint: String,
+    /// Set for a k-of-n approval.
+    pub quorum: Option<QuorumTerms>,
 }
 
 /// Checks an approval item from the control plane (see the module docs).
@@ -105,9 +186,11 @@ pub fn verify_item(profile: &Profile, item: &Value) -> Result<VerifiedItem, Refu
             });
         }
     }
+    let quorum = QuorumTerms::of(item, &profile.approver_public_key)?;
     Ok(VerifiedItem {
         operator_fingerprint: keys::fingerprint(&verified.operator_key.unwrap()),
         receipt,
+        quorum,
     })
 }
 
@@ -283,7 +366,11 @@ impl Approver {
         let nonce = random_nonce()?;
         let expiry = crate::clock::now_unix().max(0) as u64 + TOKEN_LIFETIME_SECS;
         let (co_sig, token) = self.key.with_signing_key(|k| {
-            let co_sig = cosign(k, content, &record);
+            // A quorum's leg signs the quorum base with this record alone.
+            let co_sig = match &item.quorum {
+                Some(q) => quorum_cosign(k, content, q.threshold, &q.roster, &record),
+                None => cosign(k, content, &record),
+            };
             let token =
                 ApprovalToken::sign(k, nonce, expiry, vote, &content.policy.rule_id, &canonical);
             (co_sig, token)

@@ -660,3 +660,80 @@ async fn a_race_between_two_decisions_reports_the_one_that_won() {
         stderr(loser)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_of_three_quorum_from_the_command_line() {
+    let (_dir, _db, plane) = control_plane();
+    let devices: Vec<Approver> = (0..3).map(|_| Approver::new()).collect();
+    for device in &devices {
+        device.enroll(&plane);
+    }
+    let payment = plane.suspended(48_000);
+    let hash = plane.park_with_threshold(&payment, 2).await;
+
+    let text = devices[0].ok(&["queue"]);
+    assert!(
+        text.contains("quorum: 2 of 3 approvers must approve; 0 have so far (2 more needed)"),
+        "{text}"
+    );
+    let shown = devices[0].json(&["show", &hash, "--json"]);
+    assert_eq!(shown["item"]["quorum"]["threshold"], 2);
+    assert_eq!(shown["item"]["quorum"]["roster_size"], 3);
+
+    let out = devices[0].ok(&["approve", &hash]);
+    assert!(
+        out.contains("1 of 2 approvals so far: waiting for 1 more approver."),
+        "{out}"
+    );
+    assert_eq!(poll(&plane, &hash).await, "pending");
+    let queue = devices[0].json(&["queue", "--json"]);
+    assert_eq!(queue[0]["quorum"]["you_voted"], true);
+    let text = devices[1].ok(&["show", &hash]);
+    assert!(
+        text.contains("quorum    2 of 3 approvers must approve; 1 has so far (1 more needed)"),
+        "{text}"
+    );
+    assert!(text.contains("approved  by heso:"), "{text}");
+
+    let out = devices[1].ok(&["approve", &hash, "--reason", "second pair of eyes"]);
+    assert!(out.contains("The approval is now approved."), "{out}");
+    assert_eq!(poll(&plane, &hash).await, "approved");
+
+    // Too late for the third: nothing counts, and it is told why.
+    let out = devices[2].run(&["approve", &hash]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("already approved"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A device enrolled after the approval opened is not on its roster.
+    let late = Approver::new();
+    late.enroll(&plane);
+    let shown = late.ok(&["show", &hash]);
+    assert!(
+        shown.contains("REFUSED: this device is not on the roster"),
+        "{shown}"
+    );
+
+    let (status, parts) = plane
+        .op(Method::GET, &format!("/v1/approvals/{hash}/assembly"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{parts}");
+    let l1 = plane.assemble_quorum_from_parts(&parts);
+    let (status, body) = plane.push(&l1, Some(&hash)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for device in &devices[..2] {
+        let audit = device.json(&["audit", "--json"]);
+        let entry = audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action_hash"] == hash)
+            .unwrap()
+            .clone();
+        assert_eq!(entry["verification"], "Valid L1 (quorum 2 of 3)", "{entry}");
+        assert_eq!(entry["verified"], true);
+    }
+}

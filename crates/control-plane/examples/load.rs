@@ -56,6 +56,7 @@ fn seed(store: &Store, operator: &SigningKey, count: usize) {
                 rule_id: "payment.large.requires_approval".into(),
                 scope: "payment.large.requires_approval".into(),
                 threshold: 1,
+                roster: Vec::new(),
                 matched_conditions: "[]".into(),
                 opened_at: now,
                 deadline_at: now + 1800,

@@ -6,7 +6,7 @@ use crate::body::parse_json;
 use crate::error::{ApiError, ApiResult};
 use crate::list_cache::ListKey;
 use crate::operator_api::{
-    already_decided, check_action_hash, check_token, stored_receipt, token_decision,
+    already_decided, already_voted, check_action_hash, check_token, stored_receipt, token_decision,
 };
 use crate::store::{Standing, VoteOutcome, VoteRow};
 use crate::views::{ApprovalItem, ApprovalView};
@@ -19,7 +19,9 @@ use axum::response::IntoResponse;
 use axum::Json;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use heso_receipt::{canonical_bytes, cosign_payload, enrolment, keys, ApproverRecord};
+use heso_receipt::{
+    canonical_bytes, cosign_payload, enrolment, keys, quorum_cosign_payload, ApproverRecord,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -132,15 +134,27 @@ async fn pending_page(state: &AppState, key: ListKey) -> ApiResult<Bytes> {
         before,
         limit,
     } = key;
-    let (items, total) = state
-        .db(move |s| Ok((s.pending(org, before, limit)?, s.pending_count(org)?)))
+    let (items, votes, total) = state
+        .db(move |s| {
+            let items = s.pending(org, before, limit)?;
+            // Only a quorum has votes while pending.
+            let votes = items
+                .iter()
+                .map(|i| match i.approval.threshold {
+                    1 => Ok(Vec::new()),
+                    _ => s.votes(&i.approval.id),
+                })
+                .collect::<crate::store::Result<Vec<_>>>()?;
+            Ok((items, votes, s.pending_count(org)?))
+        })
         .await?;
     let next_before = (items.len() as i64 == limit)
         .then(|| items.last().map(|i| i.cursor))
         .flatten();
     let items: Vec<ApprovalItem> = items
         .iter()
-        .map(|i| ApprovalItem::of(&i.approval, &i.receipt_text, None))
+        .zip(&votes)
+        .map(|(i, votes)| ApprovalItem::of(&i.approval, &i.receipt_text, votes))
         .collect();
     let body = json!({
         "version": version,
@@ -161,23 +175,21 @@ pub async fn show(
 ) -> ApiResult<Json<ApprovalItem>> {
     let org = approver.org_id;
     check_action_hash(&action_hash)?;
-    let (approval, receipt, vote) = state
+    let (approval, receipt, votes) = state
         .db(move |s| {
             let approval = s.approval(org, &action_hash)?;
             let receipt = s.receipt(org, &action_hash)?;
-            let vote = match &approval {
-                Some(a) => s.vote(&a.id)?,
-                None => None,
+            let votes = match &approval {
+                Some(a) => s.votes(&a.id)?,
+                None => Vec::new(),
             };
-            Ok((approval, receipt, vote))
+            Ok((approval, receipt, votes))
         })
         .await?;
     match (approval, receipt) {
-        (Some(approval), Some(receipt)) if receipt.awaiting => Ok(Json(ApprovalItem::of(
-            &approval,
-            &receipt.text,
-            vote.as_ref(),
-        ))),
+        (Some(approval), Some(receipt)) if receipt.awaiting => {
+            Ok(Json(ApprovalItem::of(&approval, &receipt.text, &votes)))
+        }
         _ => Err(ApiError::not_found(
             "no approval with a suspended receipt for this action_hash",
         )),
@@ -221,21 +233,35 @@ pub async fn decide(
     let co_sig_text = request.co_sig_b64.trim().to_owned();
 
     // Idempotent retry: the same device sending the same decision again.
+    // Another vote of this device, or any vote once resolved, is a conflict.
     let approval_id = approval.id.clone();
-    if let Some(existing) = state.db(move |s| s.vote(&approval_id)).await? {
-        return if existing.approver_key == device.b64
-            && existing.record.as_deref() == Some(request.record.as_str())
-            && existing.co_sig.as_deref() == Some(co_sig_text.as_str())
+    let votes = state.db(move |s| s.votes(&approval_id)).await?;
+    let mine = votes.iter().find(|v| v.approver_key == device.b64);
+    if let Some(mine) = mine {
+        if mine.record.as_deref() == Some(request.record.as_str())
+            && mine.co_sig.as_deref() == Some(co_sig_text.as_str())
         {
-            Ok((
+            return Ok((
                 StatusCode::OK,
                 Json(
                     json!({"outcome": "already_recorded", "approval": ApprovalView::of(&approval)}),
                 ),
-            ))
-        } else {
-            Err(already_decided(&existing))
-        };
+            ));
+        }
+    }
+    if approval.status != "pending" {
+        if let Some(deciding) = votes.iter().rfind(|v| v.decision == approval.status) {
+            return Err(already_decided(deciding));
+        }
+    }
+    if let Some(mine) = mine {
+        return Err(already_voted(mine));
+    }
+    if !approval.admits(&device.b64) {
+        return Err(ApiError::forbidden(
+            "not_on_roster",
+            "this device is not on the roster of this approval",
+        ));
     }
 
     let record: ApproverRecord = serde_json::from_str(&request.record).map_err(|e| {
@@ -268,8 +294,16 @@ pub async fn decide(
             "the operator cannot approve its own action",
         ));
     }
-    let payload = cosign_payload(&suspended.content, &record)
-        .map_err(|e| ApiError::conflict("not_promotable", e.to_string()))?;
+    // A quorum's legs sign the quorum base with their own record; a single
+    // approver signs the promoted L1 body.
+    let payload = if approval.threshold > 1 {
+        let threshold = u32::try_from(approval.threshold)
+            .map_err(|_| ApiError::internal("threshold out of range"))?;
+        quorum_cosign_payload(&suspended.content, threshold, &approval.roster, &record)
+    } else {
+        cosign_payload(&suspended.content, &record)
+    }
+    .map_err(|e| ApiError::conflict("not_promotable", e.to_string()))?;
     let co_sig = keys::decode_signature(&co_sig_text)
         .map_err(|e| ApiError::unprocessable("invalid_cosignature", e.to_string()))?;
     if device.key.verify_strict(&payload, &co_sig).is_err() {
@@ -317,6 +351,7 @@ pub async fn decide(
     {
         VoteOutcome::Recorded => state.changes().bump(org),
         VoteOutcome::AlreadyDecided(existing) => return Err(already_decided(&existing)),
+        VoteOutcome::AlreadyVoted(existing) => return Err(already_voted(&existing)),
         VoteOutcome::ReplayedNonce => {
             return Err(ApiError::forbidden(
                 "token_refused",

@@ -133,6 +133,7 @@ fn open_one(store: &Store, org_id: OrgId, operator: &SigningKey, n: usize) -> an
         rule_id: receipt.content.policy.rule_id.clone(),
         scope: receipt.content.policy.rule_id.clone(),
         threshold: 1,
+        roster: Vec::new(),
         matched_conditions: serde_json::to_string(&receipt.content.policy.matched_conditions)?,
         opened_at: now,
         deadline_at: now + org.sla_minutes * 60,

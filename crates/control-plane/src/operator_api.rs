@@ -3,7 +3,9 @@
 use crate::auth::OperatorOrg;
 use crate::body::{parse_json, RawBody};
 use crate::error::{ApiError, ApiResult};
-use crate::store::{AppendOutcome, NewApproval, NewReceipt, OrgId, Standing, VoteOutcome, VoteRow};
+use crate::store::{
+    AppendOutcome, ApprovalRow, NewApproval, NewReceipt, OrgId, Standing, VoteOutcome, VoteRow,
+};
 use crate::views::ApprovalView;
 use crate::{clock, secrets, AppState};
 use axum::extract::rejection::QueryRejection;
@@ -15,8 +17,8 @@ use base64::Engine as _;
 use heso_receipt::token::{self, TokenRequirements};
 use heso_receipt::verify::Verifier;
 use heso_receipt::{
-    canonical_bytes, keys, promote_to_l1, ApproverRecord, Content, DecisionPath, Receipt,
-    TokenDecision, TrustLevel, VerdictKind,
+    canonical::seal, canonical_bytes, keys, promote_to_l1, quorum_base, ApproverRecord, Content,
+    DecisionPath, Receipt, TokenDecision, TrustLevel, VerdictKind,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -196,11 +198,18 @@ async fn check_superseding(state: &AppState, org: OrgId, old: &str, l1: &Receipt
         .db(move |s| s.approval(org, &old_hash))
         .await?
         .ok_or_else(|| refuse(format!("no approval was opened for {old}")))?;
+    if approval.status != "approved" {
+        return Err(refuse(format!("the approval for {old} is not approved")));
+    }
     let approval_id = approval.id.clone();
-    let vote = state
-        .db(move |s| s.vote(&approval_id))
-        .await?
-        .filter(|v| v.decision == "approved")
+    let votes = state.db(move |s| s.votes(&approval_id)).await?;
+    let suspended = stored_receipt(&stored.text)?;
+    if approval.threshold > 1 {
+        return check_superseding_quorum(&approval, &votes, &suspended.content, l1).map_err(refuse);
+    }
+    let vote = votes
+        .into_iter()
+        .find(|v| v.decision == "approved")
         .ok_or_else(|| refuse(format!("the approval for {old} is not approved")))?;
     let (Some(record_text), Some(co_sig)) = (&vote.record, &vote.co_sig) else {
         return Err(refuse(
@@ -209,7 +218,6 @@ async fn check_superseding(state: &AppState, org: OrgId, old: &str, l1: &Receipt
     };
     let record: ApproverRecord = serde_json::from_str(record_text)
         .map_err(|e| ApiError::internal(format!("stored record unreadable: {e}")))?;
-    let suspended = stored_receipt(&stored.text)?;
     let expected = promote_to_l1(&suspended.content, &record)
         .map_err(|e| refuse(format!("the suspended receipt cannot be promoted: {e}")))?;
     if expected != l1.content {
@@ -222,6 +230,63 @@ async fn check_superseding(state: &AppState, org: OrgId, old: &str, l1: &Receipt
         return Err(refuse(
             "the L1 approver signature is not the recorded co-signature".into(),
         ));
+    }
+    Ok(())
+}
+
+/// A quorum L1 may replace its suspended L0 only when it is the quorum base
+/// with this approval's threshold and roster, and every leg is a vote this
+/// control plane recorded, with its record and co-signature as recorded.
+fn check_superseding_quorum(
+    approval: &ApprovalRow,
+    votes: &[VoteRow],
+    suspended: &Content,
+    l1: &Receipt,
+) -> Result<(), String> {
+    let threshold = u32::try_from(approval.threshold).map_err(|_| "threshold out of range")?;
+    let quorum = l1
+        .content
+        .multi_approval
+        .as_ref()
+        .ok_or("this approval is a quorum; the L1 carries no multi_approval")?;
+    let mut expected = quorum_base(suspended, threshold, &approval.roster)
+        .map_err(|e| format!("the suspended receipt cannot be promoted: {e}"))?;
+    if let Some(block) = &mut expected.multi_approval {
+        block.approvers = quorum.approvers.clone();
+    }
+    let expected = seal(expected).map_err(|e| e.to_string())?;
+    if expected != l1.content {
+        return Err(
+            "the L1 content is not the suspended content with this approval's threshold, roster and votes"
+                .into(),
+        );
+    }
+    for leg in l1.signatures.iter().filter(|s| s.key_id == "approver") {
+        let recorded = votes
+            .iter()
+            .find(|v| v.approver_key == leg.public_key && v.decision == "approved");
+        let record_matches = |v: &VoteRow| {
+            let recorded: Option<ApproverRecord> = v
+                .record
+                .as_deref()
+                .and_then(|t| serde_json::from_str(t).ok());
+            recorded.is_some_and(|r| {
+                quorum
+                    .approvers
+                    .iter()
+                    .any(|c| c.approver_identity == leg.public_key && *c == r)
+            })
+        };
+        match recorded {
+            Some(v) if v.co_sig.as_deref() == Some(leg.signature.as_str()) && record_matches(v) => {
+            }
+            _ => {
+                return Err(format!(
+                    "the leg of {} is not a co-signature this control plane recorded",
+                    leg.public_key
+                ))
+            }
+        }
     }
     Ok(())
 }
@@ -248,6 +313,9 @@ fn one() -> i64 {
     1
 }
 
+/// The largest k of a k-of-n approval this control plane opens.
+const MAX_THRESHOLD: i64 = 64;
+
 /// `POST /v1/approvals`: idempotent per action hash.
 pub async fn open_approval(
     State(state): State<AppState>,
@@ -256,12 +324,33 @@ pub async fn open_approval(
 ) -> ApiResult<(StatusCode, Json<ApprovalView>)> {
     let request: OpenApproval = parse_json(&body)?;
     check_action_hash(&request.action_hash)?;
-    if request.threshold != 1 {
+    if !(1..=MAX_THRESHOLD).contains(&request.threshold) {
         return Err(ApiError::unprocessable(
-            "unsupported_threshold",
-            "this control plane supports single-approver approvals (threshold 1) only",
+            "invalid_threshold",
+            format!("threshold must be between 1 and {MAX_THRESHOLD}"),
         ));
     }
+    // A quorum's roster is fixed now: the org's confirmed approvers. Keys
+    // confirmed later do not join it; revoked ones stay on it but cannot vote.
+    let roster = if request.threshold > 1 {
+        let org_id = org.id;
+        let mut keys = state.db(move |s| s.roster_keys(org_id)).await?;
+        keys.sort();
+        keys.dedup();
+        if (keys.len() as i64) < request.threshold {
+            return Err(ApiError::unprocessable(
+                "threshold_unreachable",
+                format!(
+                    "threshold {} needs as many confirmed approvers; the org has {}",
+                    request.threshold,
+                    keys.len()
+                ),
+            ));
+        }
+        keys
+    } else {
+        Vec::new()
+    };
     let hash = request.action_hash.clone();
     let stored = state.db(move |s| s.receipt(org.id, &hash)).await?;
     let signed_rule =
@@ -310,7 +399,8 @@ pub async fn open_approval(
         account: request.account,
         scope: rule_id.clone(),
         rule_id,
-        threshold: 1,
+        threshold: request.threshold,
+        roster,
         matched_conditions: Value::from(request.matched_conditions).to_string(),
         opened_at: now,
         deadline_at: now + org.sla_minutes * 60,
@@ -416,6 +506,21 @@ pub(crate) async fn check_token(
 }
 
 /// The response to a vote on an approval that another vote already decided.
+/// 409 for a second, different vote of the same key on a pending quorum.
+pub(crate) fn already_voted(existing: &VoteRow) -> ApiError {
+    ApiError::conflict(
+        "already_voted",
+        format!(
+            "this device already voted on this approval ({})",
+            existing.decision
+        ),
+    )
+    .with(
+        "outcome",
+        serde_json::to_value(crate::views::DecisionView::of(existing)).unwrap(),
+    )
+}
+
 pub(crate) fn already_decided(existing: &VoteRow) -> ApiError {
     ApiError::conflict(
         "already_decided",
@@ -464,9 +569,16 @@ pub async fn submit_token(
             ),
         ));
     }
-    let approval_id = approval.id.clone();
-    if let Some(existing) = state.db(move |s| s.vote(&approval_id)).await? {
+    let deciding = approval.clone();
+    if let Some(existing) = state.db(move |s| s.deciding_vote(&deciding)).await? {
         return Err(already_decided(&existing));
+    }
+    // A token carries no co-signature, and a quorum receipt needs each leg's.
+    if approval.threshold > 1 {
+        return Err(ApiError::unprocessable(
+            "quorum_needs_cosignatures",
+            "a k-of-n approval is decided by its approvers' co-signatures through the approver API",
+        ));
     }
     let token_bytes = STANDARD
         .decode(request.token_b64.trim())
@@ -497,7 +609,9 @@ pub async fn submit_token(
         .await?
     {
         VoteOutcome::Recorded => state.changes().bump(org.id),
-        VoteOutcome::AlreadyDecided(existing) => return Err(already_decided(&existing)),
+        VoteOutcome::AlreadyDecided(existing) | VoteOutcome::AlreadyVoted(existing) => {
+            return Err(already_decided(&existing))
+        }
         VoteOutcome::ReplayedNonce => {
             return Err(ApiError::forbidden(
                 "token_refused",
@@ -531,15 +645,21 @@ pub async fn assembly(
         ));
     }
     let approval_id = approval.id.clone();
-    let vote = state
-        .db(move |s| s.vote(&approval_id))
-        .await?
-        .expect("approved approvals have a vote");
-    let (Some(record), Some(co_sig)) = (vote.record, vote.co_sig) else {
-        return Err(ApiError::conflict(
-            "no_cosignature",
-            "approved by token: there is no co-signature to assemble an L1 receipt from",
-        ));
+    let votes = state.db(move |s| s.votes(&approval_id)).await?;
+    let legs: Vec<&VoteRow> = votes.iter().filter(|v| v.decision == "approved").collect();
+    let mut parts = Vec::with_capacity(legs.len());
+    for vote in &legs {
+        let (Some(record), Some(co_sig)) = (&vote.record, &vote.co_sig) else {
+            return Err(ApiError::conflict(
+                "no_cosignature",
+                "approved by token: there is no co-signature to assemble an L1 receipt from",
+            ));
+        };
+        parts.push(json!({"record": record, "approver_pubkey_b64": vote.approver_key, "co_sig_b64": co_sig}));
+    }
+    let roster = match approval.threshold {
+        1 => legs.iter().map(|v| v.approver_key.clone()).collect(),
+        _ => approval.roster.clone(),
     };
     let stored = state
         .db(move |s| s.receipt(org.id, &action_hash))
@@ -549,9 +669,9 @@ pub async fn assembly(
         })?;
     let suspended = stored_receipt(&stored.text)?;
     Ok(Json(json!({
-        "legs": [{"record": record, "approver_pubkey_b64": vote.approver_key, "co_sig_b64": co_sig}],
+        "legs": parts,
         "threshold": approval.threshold,
-        "roster": [vote.approver_key],
+        "roster": roster,
         "suspended_content": suspended.content,
     })))
 }

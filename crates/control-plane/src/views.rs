@@ -24,7 +24,7 @@ impl ApprovalView {
             action_hash: row.action_hash.clone(),
             status: row.status.clone(),
             threshold: row.threshold,
-            approved_count: i64::from(row.status == "approved"),
+            approved_count: row.approved_count,
             resolved_at: row.resolved_at.map(rfc3339),
         }
     }
@@ -68,12 +68,22 @@ pub struct ApprovalItem {
     pub sla_minutes: i64,
     /// The operator-signed suspended receipt, as stored. Clients verify it themselves.
     pub receipt: Box<RawValue>,
+    /// The vote that resolved the approval.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<DecisionView>,
+    /// A quorum's roster, fixed when it opened (sorted base64 keys); empty
+    /// for a single-approver approval. Approvers co-sign it.
+    pub roster: Vec<String>,
+    pub approved_count: i64,
+    /// Every vote cast so far, in order.
+    pub votes: Vec<DecisionView>,
 }
 
 impl ApprovalItem {
-    pub fn of(row: &ApprovalRow, receipt_text: &str, vote: Option<&VoteRow>) -> Self {
+    pub fn of(row: &ApprovalRow, receipt_text: &str, votes: &[VoteRow]) -> Self {
+        let deciding = (row.status != "pending")
+            .then(|| votes.iter().rfind(|v| v.decision == row.status))
+            .flatten();
         ApprovalItem {
             approval_id: row.id.clone(),
             action_hash: row.action_hash.clone(),
@@ -89,7 +99,10 @@ impl ApprovalItem {
             sla_minutes: (row.deadline_at - row.opened_at) / 60,
             receipt: RawValue::from_string(receipt_text.to_owned())
                 .expect("stored receipts are JSON"),
-            decision: vote.map(DecisionView::of),
+            decision: deciding.map(DecisionView::of),
+            roster: row.roster.clone(),
+            approved_count: row.approved_count,
+            votes: votes.iter().map(DecisionView::of).collect(),
         }
     }
 }

@@ -142,7 +142,8 @@ async fn opening_is_idempotent_and_checked_against_the_receipt() {
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    let (status, _) = plane
+    // Two approvers needed, and the org has none confirmed.
+    let (status, body) = plane
         .op(
             Method::POST,
             "/v1/approvals",
@@ -150,6 +151,19 @@ async fn opening_is_idempotent_and_checked_against_the_receipt() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["code"], "threshold_unreachable", "{body}");
+    for threshold in [0, 65] {
+        let (status, body) = plane
+            .op(
+                Method::POST,
+                "/v1/approvals",
+                Some(
+                    json!({"action_hash": "a".repeat(64), "rule_id": "r", "threshold": threshold}),
+                ),
+            )
+            .await;
+        assert_eq!(body["code"], "invalid_threshold", "{status} {body}");
+    }
     let (status, _) = plane
         .op(
             Method::POST,

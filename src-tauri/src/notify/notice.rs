@@ -252,6 +252,13 @@ fn payment_withheld(view: &ItemView, settings: &NotificationSettings) -> Option<
 pub fn notice(view: &ItemView, settings: &NotificationSettings) -> Notice {
     let withheld = approve_withheld(view, settings);
     let mut body = one_line(&view.rule_display);
+    // A quorum: the person's approval is one of several.
+    if let Some(q) = &view.quorum {
+        body.push_str(&format!(
+            "\n{} of {} approvals so far ({} approvers)",
+            q.approvals, q.threshold, q.roster_size
+        ));
+    }
     if let Some(host) = &view.target_host {
         body.push_str(&format!("\nhost: {}", one_line(host)));
     }
@@ -335,6 +342,7 @@ pub mod tests {
                 field("payee", "\"Globex LLC\""),
             ],
             warnings: vec![],
+            quorum: None,
         })
     }
 

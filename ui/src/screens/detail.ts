@@ -7,7 +7,7 @@
 // flagged where they stand; every value is isolated so it cannot reorder
 // the text around it. A newly opened item takes focus on its title, never on
 // Approve, and the A/R keys wait until it has been on screen for a moment.
-import { api, DecisionResult, errorText, ItemDetail, ItemView } from "../api";
+import { api, DecisionResult, errorText, ItemDetail, ItemView, QuorumView } from "../api";
 import { clear, h } from "../dom";
 import { localTime, plainValue, timeLeft, verbLabel } from "../format";
 import { toast } from "../toast";
@@ -110,6 +110,7 @@ export class DetailPane {
           h("span", { class: "mono" }, v.operator_fingerprint),
           h("span", { class: "muted" }, " (pinned at enrolment)"),
         ),
+        v.quorum ? quorumBox(v.quorum) : null,
         h("div", { class: "rule-box", "data-testid": "detail-rule" },
           h("div", { class: "rule-display" }, v.rule_display),
           h("div", { class: "muted small mono" }, v.rule_id),
@@ -181,7 +182,23 @@ export class DetailPane {
 function decidedText(d: ItemDetail): string {
   if (d.delivery === "refused") return `This device ${d.decided} it, but the control plane refused the decision: ${d.delivery_note ?? "no reason given"}.`;
   if (d.delivery === "unsent") return `This device ${d.decided} it; the decision is kept and sent again until the control plane takes it${d.delivery_note ? ` (${d.delivery_note})` : ""}.`;
+  const q = d.view?.quorum;
+  if (q && d.status === "pending" && d.decided === "approved") {
+    const more = Math.max(q.threshold - q.approvals, 0);
+    return `This device approved it. Waiting for ${more} more ${more === 1 ? "approval" : "approvals"} (${q.approvals} of ${q.threshold}).`;
+  }
   return `This device ${d.decided} it.`;
+}
+
+/// How many approvers must approve, how many have, and who.
+function quorumBox(q: QuorumView): HTMLElement {
+  return h("div", { class: "quorum-box", "data-testid": "detail-quorum", "data-approvals": String(q.approvals), "data-threshold": String(q.threshold) },
+    h("strong", {}, `${q.approvals} of ${q.threshold} approvals`),
+    h("span", {}, ` · ${q.line}`),
+    q.approved_by.length
+      ? h("ul", { class: "muted small mono" }, q.approved_by.map((f) => h("li", {}, `approved by ${f}`)))
+      : null,
+  );
 }
 
 function fact(name: string, value: string, cls = ""): HTMLElement[] {

@@ -171,7 +171,7 @@ pub fn queue(json: bool, wait: Option<u64>) -> Result<()> {
                     json!({"action_hash": view.action_hash, "status": "verified", "verb": view.verb,
                            "tool": view.tool_name, "summary": view.summary, "rule_id": view.rule_id,
                            "workflow": view.workflow, "account": view.account, "sla_deadline": deadline,
-                           "warnings": view.warnings})
+                           "warnings": view.warnings, "quorum": view.quorum})
                 }
                 Err(refusal) => json!({"action_hash": item["action_hash"], "status": "refused",
                                        "refusal": refusal.to_string(), "rule_id": item["rule_id"],
@@ -208,6 +208,14 @@ pub fn queue(json: bool, wait: Option<u64>) -> Result<()> {
             );
             for warning in row["warnings"].as_array().into_iter().flatten() {
                 println!("    WARNING {}", warning.as_str().unwrap_or_default());
+            }
+            if let Some(line) = row["quorum"]["line"].as_str() {
+                let yours = if row["quorum"]["you_voted"] == true {
+                    " · you voted"
+                } else {
+                    ""
+                };
+                println!("    quorum: {line}{yours}");
             }
         } else {
             println!(
@@ -277,6 +285,15 @@ pub fn show(hash: &str, json: bool) -> Result<()> {
                 v.workflow, v.account, v.captured_at
             );
             println!("  rule      {}: {}", v.rule_id, v.rule_display);
+            if let Some(q) = &v.quorum {
+                println!("  quorum    {}", q.line);
+                if !q.approved_by.is_empty() {
+                    println!("  approved  by {}", q.approved_by.join(", "));
+                }
+                if q.you_voted {
+                    println!("  you       voted on this approval");
+                }
+            }
             for c in &v.matched_conditions {
                 println!("  matched   {} {} {}", c.field, c.op, c.value);
             }
@@ -297,6 +314,30 @@ pub fn show(hash: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// After a vote on a k-of-n approval: how far the quorum is, in words
+/// (empty for a single-approver approval, or when the control plane is away).
+fn quorum_progress(approver: &Approver, hash: &str) -> String {
+    let Ok(item) = runtime().block_on(approver.client.approval(&approver.key, hash)) else {
+        return String::new();
+    };
+    let threshold = item["threshold"].as_u64().unwrap_or(1);
+    if threshold <= 1 {
+        return String::new();
+    }
+    let approved = item["approved_count"].as_u64().unwrap_or(0);
+    match item["status"].as_str() {
+        Some("pending") => {
+            let more = threshold.saturating_sub(approved);
+            format!(
+                " {approved} of {threshold} approvals so far: waiting for {more} more {}.",
+                if more == 1 { "approver" } else { "approvers" }
+            )
+        }
+        Some(status) => format!(" The approval is now {}.", visible(status)),
+        None => String::new(),
+    }
+}
+
 pub fn decide(hash: &str, decision: Decision, reason: &str) -> Result<()> {
     let (home, approver) = open_approver()?;
     let outcome = runtime().block_on(approver.decide(hash, decision, reason));
@@ -305,8 +346,9 @@ pub fn decide(hash: &str, decision: Decision, reason: &str) -> Result<()> {
         Ok(Outcome::Confirmed) => {
             log(&home, &format!("{verb} {hash}: confirmed"));
             println!(
-                "{} {hash}: recorded by the control plane.",
-                capitalized(verb)
+                "{} {hash}: recorded by the control plane.{}",
+                capitalized(verb),
+                quorum_progress(&approver, hash)
             );
             Ok(())
         }

@@ -112,6 +112,18 @@ pub struct ApprovalRow {
     pub opened_at: i64,
     pub deadline_at: i64,
     pub resolved_at: Option<i64>,
+    /// A quorum's roster (sorted base64 keys), fixed when it opened; empty
+    /// for a single-approver approval.
+    pub roster: Vec<String>,
+    pub approved_count: i64,
+}
+
+impl ApprovalRow {
+    /// Whether `key` may vote on this approval (given it is a confirmed
+    /// approver of the org, which the caller checks).
+    pub fn admits(&self, key: &str) -> bool {
+        self.roster.is_empty() || self.roster.iter().any(|k| k == key)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -127,6 +139,7 @@ pub struct NewApproval {
     pub matched_conditions: String,
     pub opened_at: i64,
     pub deadline_at: i64,
+    pub roster: Vec<String>,
 }
 
 /// A pending approval with the suspended receipt it is about.
@@ -155,6 +168,8 @@ pub enum VoteOutcome {
     Recorded,
     /// The approval was already decided; here is the deciding vote.
     AlreadyDecided(VoteRow),
+    /// This key already voted on this (still pending) quorum; here is its vote.
+    AlreadyVoted(VoteRow),
     ReplayedNonce,
 }
 
@@ -180,6 +195,7 @@ fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("schema_v1.sql")),
         M::up(include_str!("schema_v2.sql")),
+        M::up(include_str!("schema_v3.sql")),
     ])
 }
 
@@ -188,7 +204,10 @@ pub struct Store {
 }
 
 const APPROVAL_COLUMNS: &str = "a.id, a.org_id, a.action_hash, a.workflow, a.account, a.rule_id, \
-     a.scope, a.threshold, a.matched_conditions, a.status, a.opened_at, a.deadline_at, a.resolved_at";
+     a.scope, a.threshold, a.matched_conditions, a.status, a.opened_at, a.deadline_at, a.resolved_at, \
+     a.roster, a.approved_count";
+/// How many columns `APPROVAL_COLUMNS` selects: joined columns follow.
+const APPROVAL_WIDTH: usize = 15;
 
 fn approval_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApprovalRow> {
     Ok(ApprovalRow {
@@ -205,6 +224,8 @@ fn approval_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApprovalRow> {
         opened_at: row.get(10)?,
         deadline_at: row.get(11)?,
         resolved_at: row.get(12)?,
+        roster: serde_json::from_str(&row.get::<_, String>(13)?).unwrap_or_default(),
+        approved_count: row.get(14)?,
     })
 }
 
@@ -699,8 +720,8 @@ impl Store {
         let conn = self.conn();
         let inserted = conn.execute(
             "INSERT INTO approvals (id, org_id, action_hash, workflow, account, rule_id, scope, threshold,
-                                    matched_conditions, status, opened_at, deadline_at, has_receipt)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?10, ?11,
+                                    matched_conditions, status, opened_at, deadline_at, roster, has_receipt)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?10, ?11, ?12,
                      EXISTS(SELECT 1 FROM receipts WHERE org_id = ?2 AND action_hash = ?3 AND awaiting = 1))
              ON CONFLICT (org_id, action_hash) DO NOTHING",
             params![
@@ -714,7 +735,8 @@ impl Store {
                 new.threshold,
                 new.matched_conditions,
                 new.opened_at,
-                new.deadline_at
+                new.deadline_at,
+                serde_json::to_string(&new.roster).expect("keys serialize")
             ],
         )?;
         drop(conn);
@@ -747,8 +769,8 @@ impl Store {
         self.rows(&sql, params![org, before.unwrap_or(i64::MAX), limit], |r| {
             Ok(PendingItem {
                 approval: approval_from_row(r)?,
-                receipt_text: r.get(13)?,
-                cursor: r.get(14)?,
+                receipt_text: r.get(APPROVAL_WIDTH)?,
+                cursor: r.get(APPROVAL_WIDTH + 1)?,
             })
         })
     }
@@ -762,20 +784,31 @@ impl Store {
             .query_row([org], |r| r.get(0))?)
     }
 
-    /// Records the deciding vote: exactly one vote wins an approval. The
-    /// token's nonce is burned in the same transaction.
+    /// Records one key's vote. A rejection resolves the approval `rejected`
+    /// (fail closed); approvals resolve it `approved` once `threshold`
+    /// distinct keys approved. Exactly one vote resolves an approval, each key
+    /// votes once, and the token's nonce is burned in the same transaction.
     pub fn record_vote(&self, org: OrgId, vote: &VoteRow, nonce_hex: &str) -> Result<VoteOutcome> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let existing = tx
-            .query_row(
-                &format!("SELECT {VOTE_COLUMNS} FROM votes v WHERE v.approval_id = ?1"),
-                [&vote.approval_id],
-                |r| vote_from_row(r, 0),
-            )
-            .optional()?;
-        if let Some(existing) = existing {
-            return Ok(VoteOutcome::AlreadyDecided(existing));
+        let (status, threshold, approved): (String, i64, i64) = tx.query_row(
+            "SELECT status, threshold, approved_count FROM approvals WHERE id = ?1",
+            [&vote.approval_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let votes = Self::votes_in(&tx, &vote.approval_id)?;
+        if status != "pending" {
+            let deciding = votes
+                .into_iter()
+                .rfind(|v| v.decision == status)
+                .ok_or_else(|| StoreError::Conflict("a resolved approval has no vote".into()))?;
+            return Ok(VoteOutcome::AlreadyDecided(deciding));
+        }
+        if let Some(mine) = votes
+            .into_iter()
+            .find(|v| v.approver_key == vote.approver_key)
+        {
+            return Ok(VoteOutcome::AlreadyVoted(mine));
         }
         let fresh = tx.execute(
             "INSERT INTO token_nonces (org_id, nonce) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
@@ -783,15 +816,6 @@ impl Store {
         )?;
         if fresh == 0 {
             return Ok(VoteOutcome::ReplayedNonce);
-        }
-        let updated = tx.execute(
-            "UPDATE approvals SET status = ?2, resolved_at = ?3 WHERE id = ?1 AND status = 'pending'",
-            params![vote.approval_id, vote.decision, vote.created_at],
-        )?;
-        if updated != 1 {
-            return Err(StoreError::Conflict(
-                "the approval is no longer pending".into(),
-            ));
         }
         tx.execute(
             "INSERT INTO votes (approval_id, approver_key, decision, record, co_sig, token, reason, via, created_at)
@@ -808,19 +832,44 @@ impl Store {
                 vote.created_at
             ],
         )?;
+        let approved = approved + i64::from(vote.decision == "approved");
+        let resolution = match vote.decision.as_str() {
+            "approved" if approved >= threshold => Some("approved"),
+            "approved" => None,
+            _ => Some("rejected"),
+        };
+        tx.execute(
+            "UPDATE approvals SET approved_count = ?2, status = COALESCE(?3, status),
+                    resolved_at = CASE WHEN ?3 IS NULL THEN resolved_at ELSE ?4 END
+             WHERE id = ?1",
+            params![vote.approval_id, approved, resolution, vote.created_at],
+        )?;
         tx.commit()?;
         Ok(VoteOutcome::Recorded)
     }
 
-    pub fn vote(&self, approval_id: &str) -> Result<Option<VoteRow>> {
+    fn votes_in(conn: &Connection, approval_id: &str) -> Result<Vec<VoteRow>> {
+        let mut statement = conn.prepare_cached(&format!(
+            "SELECT {VOTE_COLUMNS} FROM votes v WHERE v.approval_id = ?1 ORDER BY v.created_at, v.rowid"
+        ))?;
+        let rows = statement.query_map([approval_id], |r| vote_from_row(r, 0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every vote on an approval, in the order they were cast.
+    pub fn votes(&self, approval_id: &str) -> Result<Vec<VoteRow>> {
+        Self::votes_in(&self.conn(), approval_id)
+    }
+
+    /// The vote that resolved an approval, if it is resolved.
+    pub fn deciding_vote(&self, approval: &ApprovalRow) -> Result<Option<VoteRow>> {
+        if approval.status == "pending" {
+            return Ok(None);
+        }
         Ok(self
-            .conn()
-            .query_row(
-                &format!("SELECT {VOTE_COLUMNS} FROM votes v WHERE v.approval_id = ?1"),
-                [approval_id],
-                |r| vote_from_row(r, 0),
-            )
-            .optional()?)
+            .votes(&approval.id)?
+            .into_iter()
+            .rfind(|v| v.decision == approval.status))
     }
 
     pub fn nonce_seen(&self, org: OrgId, nonce_hex: &str) -> Result<bool> {
@@ -845,8 +894,8 @@ impl Store {
         self.rows(&sql, params![org, approver_key], |r| {
             Ok(CosignatureRow {
                 approval: approval_from_row(r)?,
-                vote: vote_from_row(r, 13)?,
-                final_receipt: r.get(22)?,
+                vote: vote_from_row(r, APPROVAL_WIDTH)?,
+                final_receipt: r.get(APPROVAL_WIDTH + 9)?,
             })
         })
     }
@@ -858,8 +907,8 @@ impl Store {
             "SELECT a.action_hash, r.receipt, v.record, v.co_sig, v.approver_key FROM approvals a
              JOIN votes v ON v.approval_id = a.id
              JOIN receipts r ON r.org_id = a.org_id AND r.action_hash = a.action_hash
-             WHERE a.org_id = ?1 AND a.status = 'approved' AND v.co_sig IS NOT NULL
-               AND r.superseded_by IS NULL",
+             WHERE a.org_id = ?1 AND a.status = 'approved' AND a.threshold = 1
+               AND v.co_sig IS NOT NULL AND r.superseded_by IS NULL",
             [org],
             |r| {
                 Ok(Unfinalized {
@@ -899,5 +948,46 @@ impl Store {
             )?
             .execute(params![signature, expires_at])?;
         Ok(fresh == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database written before quorums keeps its votes, and its approved
+    /// approvals count their one approval.
+    #[test]
+    fn votes_of_single_approvals_survive_the_quorum_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cp.sqlite");
+        let mut conn = Connection::open(&path).unwrap();
+        migrations().to_version(&mut conn, 2).unwrap();
+        conn.execute_batch(
+            "INSERT INTO orgs (id, name, api_key_hash, sla_minutes, created_at) VALUES (1, 'acme', 'h', 30, 0);
+             INSERT INTO approvals (id, org_id, action_hash, workflow, account, rule_id, scope, threshold,
+                                    matched_conditions, status, opened_at, deadline_at, resolved_at)
+             VALUES ('apr_1', 1, 'aa', 'w', 'a', 'r', 'r', 1, '[]', 'approved', 0, 1800, 5);
+             INSERT INTO votes (approval_id, approver_key, decision, record, co_sig, token, reason, via, created_at)
+             VALUES ('apr_1', 'KEY', 'approved', '{}', 'SIG', 'TOKEN', '', 'approver', 5);",
+        )
+        .unwrap();
+        drop(conn);
+
+        let store = Store::open(&path).unwrap();
+        let approval = store.approval(1, "aa").unwrap().unwrap();
+        assert_eq!(approval.approved_count, 1);
+        assert!(approval.roster.is_empty());
+        let votes = store.votes("apr_1").unwrap();
+        assert_eq!(votes.len(), 1);
+        assert_eq!(votes[0].co_sig.as_deref(), Some("SIG"));
+        assert_eq!(
+            store
+                .deciding_vote(&approval)
+                .unwrap()
+                .unwrap()
+                .approver_key,
+            "KEY"
+        );
     }
 }

@@ -277,6 +277,11 @@ impl Plane {
 
     /// Pushes the receipt and opens its approval.
     pub async fn park(&self, receipt: &Receipt) -> String {
+        self.park_with_threshold(receipt, 1).await
+    }
+
+    /// Pushes the receipt and opens its approval for `threshold` approvers.
+    pub async fn park_with_threshold(&self, receipt: &Receipt, threshold: u32) -> String {
         let (status, body) = self.push(receipt, None).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let hash = receipt.content.action_hash.clone();
@@ -286,7 +291,7 @@ impl Plane {
                 "/v1/approvals",
                 Some(
                     json!({"action_hash": hash, "workflow": "payouts", "account": "acct_1",
-                    "rule_id": receipt.content.policy.rule_id, "threshold": 1,
+                    "rule_id": receipt.content.policy.rule_id, "threshold": threshold,
                     "matched_conditions": receipt.content.policy.matched_conditions,
                     "scope": receipt.content.policy.rule_id}),
                 ),
@@ -294,6 +299,26 @@ impl Plane {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         hash
+    }
+
+    /// What the operator does with quorum parts (as `heso.finalize_quorum`).
+    pub fn assemble_quorum_from_parts(&self, parts: &Value) -> Receipt {
+        let suspended: Content =
+            serde_json::from_value(parts["suspended_content"].clone()).unwrap();
+        let roster: Vec<String> = serde_json::from_value(parts["roster"].clone()).unwrap();
+        let legs: Vec<QuorumLeg> = parts["legs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|leg| QuorumLeg {
+                record: serde_json::from_str(leg["record"].as_str().unwrap()).unwrap(),
+                approver_key: keys::decode_public_key(leg["approver_pubkey_b64"].as_str().unwrap())
+                    .unwrap(),
+                co_signature: keys::decode_signature(leg["co_sig_b64"].as_str().unwrap()).unwrap(),
+            })
+            .collect();
+        let threshold = parts["threshold"].as_u64().unwrap() as u32;
+        assemble_quorum(&self.operator, &suspended, threshold, &roster, &legs).unwrap()
     }
 
     /// What the operator does with the assembly parts (as `heso.finalize_l1`).
@@ -441,6 +466,29 @@ impl Device {
             unsigned: Default::default(),
         };
         let co_sig = cosign(&self.key, &suspended.content, &record).unwrap();
+        let token = self.token(suspended, decision, &suspended.content.policy.rule_id);
+        json!({"record": record_text(&record), "co_sig_b64": STANDARD.encode(co_sig.to_bytes()),
+               "token_b64": STANDARD.encode(token)})
+    }
+
+    /// Record, quorum co-signature and token for a vote on a k-of-n approval.
+    pub fn quorum_decision(
+        &self,
+        suspended: &Receipt,
+        decision: Decision,
+        threshold: u32,
+        roster: &[String],
+    ) -> Value {
+        let record = ApproverRecord {
+            decision,
+            approver_identity: self.public_b64(),
+            reason: String::new(),
+            decided_at: "2026-11-27T10:05:00Z".into(),
+            sla_minutes: Some(30),
+            unsigned: Default::default(),
+        };
+        let co_sig =
+            quorum_cosign(&self.key, &suspended.content, threshold, roster, &record).unwrap();
         let token = self.token(suspended, decision, &suspended.content.policy.rule_id);
         json!({"record": record_text(&record), "co_sig_b64": STANDARD.encode(co_sig.to_bytes()),
                "token_b64": STANDARD.encode(token)})
