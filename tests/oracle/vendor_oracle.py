@@ -76,6 +76,15 @@ def op_assemble_quorum(req):
     return {"receipt": bytes(receipt).decode()}
 
 
+def op_policy_eval(req):
+    """evaluate_policy_batch, with a refused policy as an answer, not an error."""
+    try:
+        results = core.evaluate_policy_batch(req["toml"], json.dumps(req["actions"]))
+    except (core.HesoPolicyParseError, core.HesoPolicyFloorBypass) as e:
+        return {"refused": type(e).__name__, "message": str(e)}
+    return {"results": results}
+
+
 def op_verify_token(req):
     result = core.verify_approval_token(
         unb64(req["token_b64"]),
@@ -101,6 +110,7 @@ OPS = {
     "assemble_l1": op_assemble_l1,
     "quorum_cosign_payload": op_quorum_cosign_payload,
     "assemble_quorum": op_assemble_quorum,
+    "policy_eval": op_policy_eval,
     "verify_token": op_verify_token,
     "public_key": op_public_key,
 }

@@ -19,6 +19,7 @@ pub mod demo;
 pub mod error;
 pub mod list_cache;
 pub mod operator_api;
+pub mod policy;
 pub mod rate_limit;
 pub mod secrets;
 pub mod store;

@@ -2,9 +2,11 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use heso_control_plane::policy::Policy;
 use heso_control_plane::store::Store;
 use heso_control_plane::{admin, demo, AppState, Config};
 use serde_json::json;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -147,7 +149,8 @@ enum OrgCommand {
 
 #[derive(Subcommand)]
 enum PolicyCommand {
-    /// Set the org's policy from a TOML file.
+    /// Set the org's policy from a TOML file (refused, with the line, when
+    /// the evaluator refuses it).
     Set {
         #[arg(long)]
         db: PathBuf,
@@ -155,6 +158,14 @@ enum PolicyCommand {
         org: String,
         #[arg(long)]
         file: PathBuf,
+    },
+    /// Evaluate actions (JSON lines, each an action object) against a
+    /// policy: one `{"decision_path", "rule_id"}` line per action that parses.
+    Eval {
+        #[arg(long)]
+        file: PathBuf,
+        /// The actions, one JSON object per line; `-` for standard input.
+        actions: PathBuf,
     },
 }
 
@@ -258,10 +269,40 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Policy {
+            command: PolicyCommand::Eval { file, actions },
+        } => {
+            let toml = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let policy = Policy::parse(&toml).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let lines = if actions.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&actions)
+                    .with_context(|| format!("cannot read {}", actions.display()))?
+            };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            for (n, line) in lines.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                // As the vendor's batch: an element that is not an action is skipped.
+                match serde_json::from_str::<heso_receipt::Action>(line) {
+                    Ok(action) => {
+                        serde_json::to_writer(&mut out, &policy.evaluate(&action))?;
+                        writeln!(out)?;
+                    }
+                    Err(e) => eprintln!("line {}: skipped, not an action: {e}", n + 1),
+                }
+            }
+            out.flush()?;
+        }
+        Command::Policy {
             command: PolicyCommand::Set { db, org, file },
         } => {
             let toml = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
+            Policy::parse(&toml)
+                .map_err(|e| anyhow::anyhow!("{} is refused: {}", file.display(), e.located()))?;
             let hash = admin::set_policy(&open(&db)?, &org, &toml)?;
             println!("Policy for `{org}` set (blake3 {hash}).");
         }

@@ -206,3 +206,131 @@ mod reqwest {
             .block_on(async { ::reqwest::get(url).await.unwrap().text().await.unwrap() })
     }
 }
+
+/// The vendor's starter policy (as `heso init` writes it).
+const STARTER_POLICY: &str = r#"
+[[rule]]
+id = "llm.allow"
+order = 10
+enabled = true
+subject = { kind = "any" }
+verb = "llm_call"
+scope = "*"
+decision = "allow"
+
+[[rule]]
+id = "payment.large.requires_approval"
+order = 40
+enabled = true
+subject = { kind = "any" }
+verb = "payment"
+scope = "*"
+decision = "require_approval"
+approvers = ["Security Admin"]
+sla_minutes = 30
+conditions = [{ field = "amount", op = "gt", value = 1000, display = "amount > $1,000" }]
+"#;
+
+#[test]
+fn policy_eval_prints_a_decision_per_action_and_set_refuses_what_it_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, STARTER_POLICY).unwrap();
+    let actions = dir.path().join("actions.jsonl");
+    std::fs::write(
+        &actions,
+        [
+            r#"{"verb":"payment","tool_name":"t","workflow":"w","account":"a","fields":{"amount":"$5,000"}}"#,
+            r#"{"verb":"payment","tool_name":"t","workflow":"w","account":"a","fields":{"amount":500}}"#,
+            "not an action",
+            r#"{"verb":"llm_call","tool_name":"t","workflow":"w","account":"a","fields":{}}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let (code, out, err) = run(&[
+        "policy",
+        "eval",
+        "--file",
+        policy.to_str().unwrap(),
+        actions.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        concat!(
+            "{\"decision_path\":\"require_approval\",\"rule_id\":\"payment.large.requires_approval\"}\n",
+            "{\"decision_path\":\"require_approval\",\"rule_id\":\"policy.default.deny_unknown\"}\n",
+            "{\"decision_path\":\"allow\",\"rule_id\":\"llm.allow\"}\n",
+        )
+    );
+    assert!(err.contains("line 3: skipped, not an action"), "{err}");
+
+    // A policy that would let payments through without a person.
+    let widening =
+        STARTER_POLICY.replace("decision = \"require_approval\"", "decision = \"allow\"");
+    std::fs::write(&policy, &widening).unwrap();
+    let (code, _, err) = run(&["policy", "eval", "--file", policy.to_str().unwrap(), "-"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("rule `payment.large.requires_approval` allows-without-approval the dangerous verb `Payment`"),
+        "{err}"
+    );
+    let db = dir.path().join("cp.db");
+    let db = db.to_str().unwrap();
+    let (code, _, err) = run(&[
+        "org",
+        "create",
+        "--db",
+        db,
+        "--name",
+        "acme",
+        "--operator-key",
+        OPERATOR_KEY,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(&[
+        "policy",
+        "set",
+        "--db",
+        db,
+        "--org",
+        "acme",
+        "--file",
+        policy.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("is refused: line 12: rule `payment.large.requires_approval`"),
+        "{err}"
+    );
+    std::fs::write(&policy, "[[rule]]\nid = \"x\"\norder = \"first\"\n").unwrap();
+    let (code, _, err) = run(&[
+        "policy",
+        "set",
+        "--db",
+        db,
+        "--org",
+        "acme",
+        "--file",
+        policy.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("TOML parse error at line 3, column 9"),
+        "{err}"
+    );
+    std::fs::write(&policy, STARTER_POLICY).unwrap();
+    let (code, out, err) = run(&[
+        "policy",
+        "set",
+        "--db",
+        db,
+        "--org",
+        "acme",
+        "--file",
+        policy.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Policy for `acme` set"), "{out}");
+}
