@@ -163,6 +163,73 @@ async fn a_two_of_three_quorum_finalizes_to_a_valid_quorum_l1_in_both_verifiers(
     assert_eq!(signed_by, expected);
 }
 
+/// The org's policy: the SDK's large payments go to Security Admin, two of them.
+const ORG_POLICY: &str = r#"
+[[rule]]
+id = "payment.large.requires_approval"
+order = 40
+enabled = true
+subject = { kind = "any" }
+verb = "payment"
+scope = "*"
+decision = "require_approval"
+approvers = ["Security Admin"]
+sla_minutes = 30
+threshold = 2
+conditions = [{ field = "amount", op = "gt", value = 1000 }]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_orgs_policy_routes_an_sdk_approval_to_its_group_and_threshold() {
+    let (mut sdk, plane, outsider, _dir) = setup().await;
+    let admins = [
+        plane.enrolled_device_in(31, &["Security Admin"]).await,
+        plane.enrolled_device_in(32, &["Security Admin"]).await,
+        plane.enrolled_device_in(33, &["Security Admin"]).await,
+    ];
+    heso_control_plane::admin::set_policy(plane.state().store(), support::ORG, ORG_POLICY).unwrap();
+    // The SDK opens it for one approver; the org's rule needs two.
+    let suspended = suspend_payment(&mut sdk, 12_000);
+    let hash = suspended.content.action_hash.clone();
+    let (_, item) = admins[0]
+        .call(Method::GET, &format!("/v1/approver/approvals/{hash}"), None)
+        .await;
+    assert_eq!(item["threshold"], 2, "{item}");
+    assert_eq!(item["groups"], json!(["Security Admin"]));
+    let roster: Vec<String> = serde_json::from_value(item["roster"].clone()).unwrap();
+    assert_eq!(roster.len(), 3);
+
+    // The outsider (enrolled, confirmed, not in the group) neither sees nor decides it.
+    let (_, list) = outsider
+        .call(Method::GET, "/v1/approver/approvals", None)
+        .await;
+    assert!(list["items"].as_array().unwrap().is_empty(), "{list}");
+    let (status, body) = outsider
+        .decide(
+            &hash,
+            outsider.quorum_decision(&suspended, Decision::Approved, 2, &roster),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    for (device, expected) in [(&admins[2], "pending"), (&admins[0], "approved")] {
+        let shown = pending_item(device, &hash).await;
+        let (status, body) = device
+            .decide(
+                &hash,
+                device.quorum_decision(&shown, Decision::Approved, 2, &roster),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            sdk.must(json!({"op": "poll", "action_hash": hash}))["status"],
+            expected
+        );
+    }
+    let finalized = sdk.must(json!({"op": "finalize_quorum", "action_hash": hash}));
+    assert_eq!(finalized["legs"], 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejection_polls_as_rejected_and_cannot_be_finalized() {
     let (mut sdk, _plane, device, _dir) = setup().await;

@@ -17,6 +17,7 @@ use heso_approver::workflow::Approver;
 use heso_receipt::canonical::is_lower_hex_64;
 use heso_receipt::Decision;
 use serde::Serialize;
+use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tauri::{AppHandle, State};
@@ -214,6 +215,14 @@ pub struct ItemDetail {
     pub delivery: Option<&'static str>,
     /// Why it is unsent or was refused.
     pub delivery_note: Option<String>,
+    /// `signed` (the operator's deadline), `control_plane`, or empty.
+    pub deadline_source: String,
+    /// The approver groups the control plane routed it to.
+    pub groups: Vec<String>,
+    /// The control plane's note when the org's policy and the receipt disagree.
+    pub routing_note: Option<String>,
+    /// `expired` when the deadline rejected it.
+    pub resolution: Option<String>,
 }
 
 #[tauri::command]
@@ -252,6 +261,17 @@ pub async fn item(state: State<'_, AppState>, action_hash: String) -> Answer<Ite
         decided,
         delivery,
         delivery_note,
+        deadline_source: text("deadline_source"),
+        // The control plane's words: shown inert.
+        groups: item["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(visible)
+            .collect(),
+        routing_note: item["routing_note"].as_str().map(visible),
+        resolution: item["resolution"].as_str().map(visible),
     })
 }
 

@@ -533,3 +533,54 @@ async fn a_two_of_three_quorum_in_the_real_window() {
     ui.screenshot("12-quorum-audit").await;
     ui.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_whose_deadline_passes_leaves_the_window() {
+    let _window = ONE_WINDOW.lock().await;
+    let home = tempfile::tempdir().unwrap();
+    let plane = Plane::start().await;
+    let approver_home = home.path().join("approver");
+    let app = PathBuf::from(env!("CARGO_BIN_EXE_heso-approver-app"));
+    let ui = Driver::launch(
+        &app,
+        &[("HESO_APPROVER_HOME", approver_home.as_path())],
+        screenshots(),
+    )
+    .await;
+    enrol_window(&ui, &plane).await;
+
+    // The operator signed a deadline into the suspended receipt: 8 seconds.
+    let receipt = plane::suspended_with(
+        &plane.operator,
+        "payment",
+        json!({"amount": 7300, "currency": "EUR", "payee": "Initech"}),
+        "payments.review",
+        plane::signed_deadline_in(8),
+    );
+    let hash = plane.park(&receipt).await;
+    let row = format!("[data-testid=queue-item][data-action-hash=\"{hash}\"]");
+    ui.click(&ui.wait_for(&row).await).await;
+    ui.wait_until("[data-testid=detail-deadline]", |t| {
+        t.contains("deadline signed by the operator")
+    })
+    .await;
+    ui.screenshot("13-signed-deadline").await;
+
+    // Nobody decided: past the deadline the control plane rejects it as
+    // expired, and it leaves the queue.
+    for _ in 0..300 {
+        if ui.find_all(&row).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        ui.find_all(&row).await.is_empty(),
+        "an expired approval stays in the queue"
+    );
+    let (_, view) = plane
+        .op(reqwest::Method::GET, &format!("/v1/approvals/{hash}"), None)
+        .await;
+    assert_eq!(view["status"], "rejected");
+    ui.close().await;
+}

@@ -88,6 +88,10 @@ export interface ItemDetail {
   decided: string | null;
   delivery: "confirmed" | "unsent" | "refused" | null;
   delivery_note: string | null;
+  deadline_source: "signed" | "control_plane" | "";
+  groups: string[];
+  routing_note: string | null;
+  resolution: string | null;
 }
 
 export interface DecisionResult {

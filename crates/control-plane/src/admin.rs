@@ -50,16 +50,21 @@ pub fn create_org(
     })
 }
 
-/// A one-time enrolment code for a device, valid for `ttl_hours`.
+/// A one-time enrolment code for a device, valid for `ttl_hours`; the
+/// device that redeems it joins `groups`.
 pub fn issue_enrolment_code(
     store: &Store,
     org: &str,
     label: &str,
     ttl_hours: i64,
+    groups: &[String],
 ) -> Result<String, AdminError> {
     let org = store
         .org_by_name(org)?
         .ok_or_else(|| AdminError::Invalid(format!("no org named `{org}`")))?;
+    for group in groups {
+        check_group_name(group)?;
+    }
     if !(1..=24 * 30).contains(&ttl_hours) {
         return Err(AdminError::Invalid(
             "the code lifetime must be between 1 hour and 30 days".into(),
@@ -71,6 +76,7 @@ pub fn issue_enrolment_code(
         &secrets::secret_hash("enrolment-code", &secret),
         label.trim(),
         clock::now() + ttl_hours * 3600,
+        groups,
     )?;
     // The device checks the operator keys it is given against this code.
     let operator_keys = store.operator_keys(org.id)?;
@@ -80,12 +86,73 @@ pub fn issue_enrolment_code(
     ))
 }
 
+/// Sets the org's policy, refused (with the line) when the evaluator refuses
+/// it or a rule's `threshold` is not a number of approvers.
 pub fn set_policy(store: &Store, org: &str, toml: &str) -> Result<String, AdminError> {
     let found = store
         .org_by_name(org)?
         .ok_or_else(|| AdminError::Invalid(format!("no org named `{org}`")))?;
+    let policy = crate::policy::Policy::parse(toml)
+        .map_err(|e| AdminError::Invalid(format!("the policy is refused: {}", e.located())))?;
+    for rule in policy.rules() {
+        rule.min_threshold(crate::routing::MAX_THRESHOLD)
+            .map_err(|e| AdminError::Invalid(format!("the policy is refused: {e}")))?;
+    }
     store.set_policy(found.id, toml)?;
     Ok(blake3::hash(toml.as_bytes()).to_hex().to_string())
+}
+
+/// A group name as policies name them: not empty, no surrounding spaces, short.
+fn check_group_name(name: &str) -> Result<(), AdminError> {
+    if name.is_empty()
+        || name.trim() != name
+        || name.chars().count() > 64
+        || name.chars().any(char::is_control)
+    {
+        return Err(AdminError::Invalid(format!(
+            "`{}` is not a group name: 1 to 64 characters, no control characters or surrounding spaces",
+            name.escape_debug()
+        )));
+    }
+    Ok(())
+}
+
+/// Adds (or with `remove`, takes out) a roster entry of a group.
+pub fn change_group(
+    store: &Store,
+    org: &str,
+    group: &str,
+    key_id: &str,
+    remove: bool,
+) -> Result<(), AdminError> {
+    check_group_name(group)?;
+    let org = org_id(store, org)?;
+    let done = if remove {
+        store.remove_from_group(org, group, key_id)?
+    } else {
+        store.add_to_group(org, group, key_id)?
+    };
+    if !done {
+        return Err(AdminError::Invalid(if remove {
+            format!("`{key_id}` is not in the group `{group}`")
+        } else {
+            format!("no roster entry with key id `{key_id}`")
+        }));
+    }
+    Ok(())
+}
+
+/// Every group with its members' key ids.
+pub fn groups(store: &Store, org: &str) -> Result<Vec<(String, Vec<String>)>, AdminError> {
+    let org = org_id(store, org)?;
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for (name, key_id) in store.groups(org)? {
+        match out.last_mut() {
+            Some((last, members)) if *last == name => members.push(key_id),
+            _ => out.push((name, vec![key_id])),
+        }
+    }
+    Ok(out)
 }
 
 fn org_id(store: &Store, org: &str) -> Result<OrgId, AdminError> {

@@ -6,7 +6,8 @@ use crate::body::parse_json;
 use crate::error::{ApiError, ApiResult};
 use crate::list_cache::ListKey;
 use crate::operator_api::{
-    already_decided, already_voted, check_action_hash, check_token, stored_receipt, token_decision,
+    already_decided, already_voted, check_action_hash, check_token, expired, stored_receipt,
+    token_decision,
 };
 use crate::store::{Standing, VoteOutcome, VoteRow};
 use crate::views::{ApprovalItem, ApprovalView};
@@ -93,10 +94,16 @@ pub struct ListQuery {
 pub async fn list_pending(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, QueryRejection>,
-    Enrolled { approver, .. }: Enrolled,
+    Enrolled {
+        approver, device, ..
+    }: Enrolled,
 ) -> ApiResult<impl IntoResponse> {
     let Query(query) = query?;
     let org = approver.org_id;
+    // An org with a policy routes approvals to groups: each device gets the
+    // list of what it may decide. Without one, every approver sees the same.
+    let routed = state.db(move |s| Ok(s.policy(org)?.is_some())).await?;
+    let viewer = routed.then(|| device.key.to_bytes());
     let mut changes = state.changes().subscribe(org);
     if let (Some(wait), Some(since)) = (query.wait, query.since) {
         let wait = Duration::from_secs(wait.min(state.config().max_wait_secs));
@@ -117,6 +124,7 @@ pub async fn list_pending(
         version: *changes.borrow(),
         before: query.before,
         limit: query.limit.unwrap_or(100).clamp(1, 500),
+        viewer,
     };
     let cell = state.lists().cell(key);
     let body = cell
@@ -133,10 +141,13 @@ async fn pending_page(state: &AppState, key: ListKey) -> ApiResult<Bytes> {
         version,
         before,
         limit,
+        viewer,
     } = key;
+    let viewer = viewer.map(|bytes| STANDARD.encode(bytes));
     let (items, votes, total) = state
         .db(move |s| {
-            let items = s.pending(org, before, limit)?;
+            let viewer = viewer.as_deref();
+            let items = s.pending(org, viewer, before, limit)?;
             // Only a quorum has votes while pending.
             let votes = items
                 .iter()
@@ -145,7 +156,7 @@ async fn pending_page(state: &AppState, key: ListKey) -> ApiResult<Bytes> {
                     _ => s.votes(&i.approval.id),
                 })
                 .collect::<crate::store::Result<Vec<_>>>()?;
-            Ok((items, votes, s.pending_count(org)?))
+            Ok((items, votes, s.pending_count(org, viewer)?))
         })
         .await?;
     let next_before = (items.len() as i64 == limit)
@@ -171,7 +182,9 @@ async fn pending_page(state: &AppState, key: ListKey) -> ApiResult<Bytes> {
 pub async fn show(
     State(state): State<AppState>,
     Path(action_hash): Path<String>,
-    Enrolled { approver, .. }: Enrolled,
+    Enrolled {
+        approver, device, ..
+    }: Enrolled,
 ) -> ApiResult<Json<ApprovalItem>> {
     let org = approver.org_id;
     check_action_hash(&action_hash)?;
@@ -187,7 +200,8 @@ pub async fn show(
         })
         .await?;
     match (approval, receipt) {
-        (Some(approval), Some(receipt)) if receipt.awaiting => {
+        // Routed to other approvers: not this device's to see.
+        (Some(approval), Some(receipt)) if receipt.awaiting && approval.admits(&device.b64) => {
             Ok(Json(ApprovalItem::of(&approval, &receipt.text, &votes)))
         }
         _ => Err(ApiError::not_found(
@@ -352,6 +366,11 @@ pub async fn decide(
         VoteOutcome::Recorded => state.changes().bump(org),
         VoteOutcome::AlreadyDecided(existing) => return Err(already_decided(&existing)),
         VoteOutcome::AlreadyVoted(existing) => return Err(already_voted(&existing)),
+        VoteOutcome::Expired => {
+            // Resolved just now, if the sweep had not got to it: lists move on.
+            state.changes().bump(org);
+            return Err(expired());
+        }
         VoteOutcome::ReplayedNonce => {
             return Err(ApiError::forbidden(
                 "token_refused",

@@ -32,7 +32,7 @@ pub fn seed(state: &AppState, initial: usize) -> anyhow::Result<DemoSeed> {
         30,
     )?;
     let org_id = store.org_by_name(DEMO_ORG)?.expect("just created").id;
-    let enrolment_code = admin::issue_enrolment_code(store, DEMO_ORG, "Demo device", 24)?;
+    let enrolment_code = admin::issue_enrolment_code(store, DEMO_ORG, "Demo device", 24, &[])?;
     for n in 0..initial {
         open_one(store, org_id, &operator, n)?;
     }
@@ -134,6 +134,9 @@ fn open_one(store: &Store, org_id: OrgId, operator: &SigningKey, n: usize) -> an
         scope: receipt.content.policy.rule_id.clone(),
         threshold: 1,
         roster: Vec::new(),
+        groups: Vec::new(),
+        routing_note: None,
+        deadline_source: "control_plane".into(),
         matched_conditions: serde_json::to_string(&receipt.content.policy.matched_conditions)?,
         opened_at: now,
         deadline_at: now + org.sla_minutes * 60,

@@ -21,6 +21,7 @@ pub mod list_cache;
 pub mod operator_api;
 pub mod policy;
 pub mod rate_limit;
+pub mod routing;
 pub mod secrets;
 pub mod store;
 pub mod views;
@@ -44,6 +45,8 @@ pub struct Config {
     pub max_wait_secs: u64,
     /// How many enrolment attempts are let through.
     pub enrolment_quota: rate_limit::EnrolmentQuota,
+    /// How often approvals past their deadline are resolved as expired.
+    pub expiry_sweep_secs: u64,
 }
 
 impl Default for Config {
@@ -52,6 +55,7 @@ impl Default for Config {
             clock_skew_secs: 120,
             max_wait_secs: 30,
             enrolment_quota: rate_limit::EnrolmentQuota::default(),
+            expiry_sweep_secs: 5,
         }
     }
 }
@@ -174,9 +178,33 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let sweeper = tokio::spawn(sweep_expired_forever(state.clone()));
     // Peer addresses, for the per-client limits.
     let service = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
+    let served = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    sweeper.abort();
+    served
+}
+
+/// Resolves every approval past its deadline as rejected (`expired`) and
+/// wakes the lists it leaves. Returns how many orgs changed.
+pub async fn sweep_expired(state: &AppState) -> error::ApiResult<usize> {
+    let now = clock::now();
+    let orgs = state.db(move |s| s.expire_overdue(now)).await?;
+    for org in &orgs {
+        state.changes().bump(*org);
+    }
+    Ok(orgs.len())
+}
+
+async fn sweep_expired_forever(state: AppState) {
+    let every = std::time::Duration::from_secs(state.config().expiry_sweep_secs.max(1));
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(e) = sweep_expired(&state).await {
+            tracing::warn!(error = %e.message, "expiry sweep failed");
+        }
+    }
 }

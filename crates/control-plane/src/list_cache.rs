@@ -16,6 +16,9 @@ pub struct ListKey {
     pub version: u64,
     pub before: Option<i64>,
     pub limit: i64,
+    /// The device the answer is for, when the org routes approvals to some
+    /// approvers only (a policy is set); `None`: every approver sees the same.
+    pub viewer: Option<[u8; 32]>,
 }
 
 pub struct ListCache {
@@ -80,6 +83,7 @@ mod tests {
                 version: 1,
                 before: None,
                 limit: 500,
+                viewer: None,
             };
             cache.cell(key).set(page.clone()).unwrap();
             assert!(
@@ -95,6 +99,7 @@ mod tests {
             version: 1,
             before: None,
             limit: 500,
+            viewer: None,
         };
         small.cell(key).set(page.clone()).unwrap();
         assert!(small.cell(key).get().is_some_and(|b| b.len() == page.len()));

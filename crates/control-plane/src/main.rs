@@ -66,6 +66,9 @@ enum Command {
         /// Hours until the code expires.
         #[arg(long, default_value_t = 24)]
         ttl_hours: i64,
+        /// An approver group the enrolled device joins (repeatable).
+        #[arg(long = "group", value_name = "NAME")]
+        groups: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -78,6 +81,46 @@ enum Command {
     Approver {
         #[command(subcommand)]
         command: ApproverCommand,
+    },
+    /// Approver groups, which a policy rule's `approvers` names.
+    Group {
+        #[command(subcommand)]
+        command: GroupCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum GroupCommand {
+    /// Put a roster entry (by key id, see `approver list`) in a group.
+    Add {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        group: String,
+        #[arg(long)]
+        key_id: String,
+    },
+    /// Take a roster entry out of a group.
+    Remove {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        group: String,
+        #[arg(long)]
+        key_id: String,
+    },
+    /// Every group and its members.
+    List {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -257,9 +300,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             org,
             label,
             ttl_hours,
+            groups,
             json,
         } => {
-            let code = admin::issue_enrolment_code(&open(&db)?, &org, &label, ttl_hours)?;
+            let code = admin::issue_enrolment_code(&open(&db)?, &org, &label, ttl_hours, &groups)?;
             if json {
                 println!("{}", json!({"code": code}));
             } else {
@@ -268,6 +312,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
         }
+        Command::Group { command } => match command {
+            GroupCommand::Add {
+                db,
+                org,
+                group,
+                key_id,
+            } => {
+                admin::change_group(&open(&db)?, &org, &group, &key_id, false)?;
+                println!("`{key_id}` is in the group `{group}` of `{org}`.");
+            }
+            GroupCommand::Remove {
+                db,
+                org,
+                group,
+                key_id,
+            } => {
+                admin::change_group(&open(&db)?, &org, &group, &key_id, true)?;
+                println!("`{key_id}` is no longer in the group `{group}` of `{org}`.");
+            }
+            GroupCommand::List { db, org, json } => {
+                let groups = admin::groups(&open(&db)?, &org)?;
+                if json {
+                    let groups: Vec<_> = groups
+                        .iter()
+                        .map(|(name, members)| json!({"group": name, "key_ids": members}))
+                        .collect();
+                    println!("{}", serde_json::Value::from(groups));
+                } else if groups.is_empty() {
+                    println!("`{org}` has no approver groups.");
+                } else {
+                    for (name, members) in groups {
+                        println!("{name}: {}", members.join(", "));
+                    }
+                }
+            }
+        },
         Command::Policy {
             command: PolicyCommand::Eval { file, actions },
         } => {
@@ -301,9 +381,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let toml = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            Policy::parse(&toml)
-                .map_err(|e| anyhow::anyhow!("{} is refused: {}", file.display(), e.located()))?;
-            let hash = admin::set_policy(&open(&db)?, &org, &toml)?;
+            let hash = admin::set_policy(&open(&db)?, &org, &toml)
+                .with_context(|| format!("cannot set {}", file.display()))?;
             println!("Policy for `{org}` set (blake3 {hash}).");
         }
         Command::Serve {

@@ -3,6 +3,7 @@
 use crate::auth::OperatorOrg;
 use crate::body::{parse_json, RawBody};
 use crate::error::{ApiError, ApiResult};
+use crate::routing::{route, MAX_THRESHOLD};
 use crate::store::{
     AppendOutcome, ApprovalRow, NewApproval, NewReceipt, OrgId, Standing, VoteOutcome, VoteRow,
 };
@@ -313,9 +314,6 @@ fn one() -> i64 {
     1
 }
 
-/// The largest k of a k-of-n approval this control plane opens.
-const MAX_THRESHOLD: i64 = 64;
-
 /// `POST /v1/approvals`: idempotent per action hash.
 pub async fn open_approval(
     State(state): State<AppState>,
@@ -324,44 +322,24 @@ pub async fn open_approval(
 ) -> ApiResult<(StatusCode, Json<ApprovalView>)> {
     let request: OpenApproval = parse_json(&body)?;
     check_action_hash(&request.action_hash)?;
-    if !(1..=MAX_THRESHOLD).contains(&request.threshold) {
+    if !(1..=i64::from(MAX_THRESHOLD)).contains(&request.threshold) {
         return Err(ApiError::unprocessable(
             "invalid_threshold",
             format!("threshold must be between 1 and {MAX_THRESHOLD}"),
         ));
     }
-    // A quorum's roster is fixed now: the org's confirmed approvers. Keys
-    // confirmed later do not join it; revoked ones stay on it but cannot vote.
-    let roster = if request.threshold > 1 {
-        let org_id = org.id;
-        let mut keys = state.db(move |s| s.roster_keys(org_id)).await?;
-        keys.sort();
-        keys.dedup();
-        if (keys.len() as i64) < request.threshold {
-            return Err(ApiError::unprocessable(
-                "threshold_unreachable",
-                format!(
-                    "threshold {} needs as many confirmed approvers; the org has {}",
-                    request.threshold,
-                    keys.len()
-                ),
-            ));
-        }
-        keys
-    } else {
-        Vec::new()
-    };
     let hash = request.action_hash.clone();
     let stored = state.db(move |s| s.receipt(org.id, &hash)).await?;
-    let signed_rule =
+    let suspended =
         match &stored {
             Some(stored) if !stored.awaiting => return Err(ApiError::conflict(
                 "not_awaiting_approval",
                 "the receipt under this action_hash is not a suspended receipt awaiting approval",
             )),
-            Some(stored) => Some(stored_receipt(&stored.text)?.content.policy.rule_id),
+            Some(stored) => Some(stored_receipt(&stored.text)?.content),
             None => None,
         };
+    let signed_rule = suspended.as_ref().map(|c| c.policy.rule_id.clone());
     let rule_id = match (request.rule_id.is_empty(), signed_rule) {
         (_, Some(signed)) if !request.rule_id.is_empty() && request.rule_id != signed => {
             return Err(ApiError::conflict(
@@ -390,7 +368,25 @@ pub async fn open_approval(
             ),
         ));
     }
+    let hash = request.action_hash.clone();
+    if let Some(existing) = state.db(move |s| s.approval(org.id, &hash)).await? {
+        return Ok((StatusCode::CREATED, Json(ApprovalView::of(&existing))));
+    }
     let now = clock::now();
+    let routing = {
+        let (org, requested) = (org.clone(), request.threshold);
+        let org_id = org.id;
+        if suspended.is_none() && state.db(move |s| s.policy(org_id)).await?.is_some() {
+            return Err(ApiError::conflict(
+                "receipt_first",
+                "this org routes approvals by its policy, on the signed action: push the suspended receipt first",
+            ));
+        }
+        let content = suspended.clone();
+        state
+            .db(move |s| Ok(route(s, &org, content.as_ref(), requested, now)))
+            .await??
+    };
     let new = NewApproval {
         id: secrets::new_id("apr"),
         org_id: org.id,
@@ -399,11 +395,14 @@ pub async fn open_approval(
         account: request.account,
         scope: rule_id.clone(),
         rule_id,
-        threshold: request.threshold,
-        roster,
+        threshold: routing.threshold,
+        roster: routing.roster,
         matched_conditions: Value::from(request.matched_conditions).to_string(),
         opened_at: now,
-        deadline_at: now + org.sla_minutes * 60,
+        deadline_at: routing.deadline_at,
+        groups: routing.groups,
+        routing_note: routing.note,
+        deadline_source: routing.deadline_source.to_owned(),
     };
     let visible = stored.is_some();
     let (row, created) = state.db(move |s| s.open_approval(&new)).await?;
@@ -506,6 +505,14 @@ pub(crate) async fn check_token(
 }
 
 /// The response to a vote on an approval that another vote already decided.
+/// 409 for a vote after the approval's deadline.
+pub(crate) fn expired() -> ApiError {
+    ApiError::conflict(
+        "expired",
+        "the approval's deadline passed: it is rejected as expired and no vote counts",
+    )
+}
+
 /// 409 for a second, different vote of the same key on a pending quorum.
 pub(crate) fn already_voted(existing: &VoteRow) -> ApiError {
     ApiError::conflict(
@@ -611,6 +618,11 @@ pub async fn submit_token(
         VoteOutcome::Recorded => state.changes().bump(org.id),
         VoteOutcome::AlreadyDecided(existing) | VoteOutcome::AlreadyVoted(existing) => {
             return Err(already_decided(&existing))
+        }
+        VoteOutcome::Expired => {
+            // Resolved just now, if the sweep had not got to it: lists move on.
+            state.changes().bump(org.id);
+            return Err(expired());
         }
         VoteOutcome::ReplayedNonce => {
             return Err(ApiError::forbidden(

@@ -77,6 +77,16 @@ pub struct ApprovalItem {
     pub approved_count: i64,
     /// Every vote cast so far, in order.
     pub votes: Vec<DecisionView>,
+    /// The approver groups the org's policy asked (empty: every confirmed approver).
+    pub groups: Vec<String>,
+    /// From the control plane, when the org's policy and the receipt disagree.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routing_note: Option<String>,
+    /// Whose deadline `sla_deadline` is: `signed` by the operator, or set by the `control_plane`.
+    pub deadline_source: String,
+    /// Why a resolved approval resolved so, when not by a vote: `expired`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
 }
 
 impl ApprovalItem {
@@ -103,6 +113,10 @@ impl ApprovalItem {
             roster: row.roster.clone(),
             approved_count: row.approved_count,
             votes: votes.iter().map(DecisionView::of).collect(),
+            groups: row.groups.clone(),
+            routing_note: row.routing_note.clone(),
+            deadline_source: row.deadline_source.clone(),
+            resolution: row.resolution.clone(),
         }
     }
 }

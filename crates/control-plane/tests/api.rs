@@ -225,7 +225,7 @@ async fn enrolment_takes_a_one_time_code_and_returns_the_operator_keys() {
     plane
         .state()
         .store()
-        .add_enrolment_code(org.id, &hash, "old", 1)
+        .add_enrolment_code(org.id, &hash, "old", 1, &[])
         .unwrap();
     let (status, body) = Device::new(&plane, 4).enroll("OLDC-ODEO-LD12").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -835,11 +835,18 @@ async fn operators_register_approver_keys_and_pull_policy() {
     let (status, policy) = plane.op(Method::GET, "/v1/policy/pull", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(policy["toml"], "");
-    heso_control_plane::admin::set_policy(plane.state().store(), ORG, "[[rule]]\nid = \"x\"\n")
-        .unwrap();
+    // A policy the evaluator refuses is not set.
+    let refused =
+        heso_control_plane::admin::set_policy(plane.state().store(), ORG, "[[rule]]\nid = \"x\"\n");
+    assert!(refused
+        .unwrap_err()
+        .to_string()
+        .contains("missing field `order`"));
+    let toml = "[[rule]]\nid = \"x\"\norder = 1\nenabled = true\nsubject = { kind = \"any\" }\nverb = \"llm_call\"\nscope = \"*\"\ndecision = \"allow\"\n";
+    heso_control_plane::admin::set_policy(plane.state().store(), ORG, toml).unwrap();
     let (_, policy) = plane.op(Method::GET, "/v1/policy/pull", None).await;
     assert_eq!(policy["status"], "policy");
-    assert_eq!(policy["toml"], "[[rule]]\nid = \"x\"\n");
+    assert_eq!(policy["toml"], toml);
     let hash = policy["policy_hash"].as_str().unwrap();
     let (_, again) = plane
         .op(

@@ -334,3 +334,81 @@ fn policy_eval_prints_a_decision_per_action_and_set_refuses_what_it_refuses() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("Policy for `acme` set"), "{out}");
 }
+
+#[test]
+fn groups_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cp.db");
+    let db = db.to_str().unwrap();
+    let (code, _, err) = run(&[
+        "org",
+        "create",
+        "--db",
+        db,
+        "--name",
+        "acme",
+        "--operator-key",
+        OPERATOR_KEY,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(&[
+        "enroll",
+        "--db",
+        db,
+        "--org",
+        "acme",
+        "--label",
+        "ana",
+        "--group",
+        "Treasury",
+        "--group",
+        "Security Admin",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("code"), "{out}");
+    let (code, _, err) = run(&[
+        "enroll", "--db", db, "--org", "acme", "--label", "x", "--group", " padded",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("is not a group name"), "{err}");
+    let (code, _, err) = run(&[
+        "group", "add", "--db", db, "--org", "acme", "--group", "Treasury", "--key-id", "nobody",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("no roster entry with key id `nobody`"),
+        "{err}"
+    );
+    let (code, out, err) = run(&["group", "list", "--db", db, "--org", "acme"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("has no approver groups"), "{out}");
+    let (code, _, err) = run(&[
+        "group", "remove", "--db", db, "--org", "acme", "--group", "Treasury", "--key-id", "nobody",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("is not in the group"), "{err}");
+
+    // A rule's threshold must be a whole number of approvers.
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        STARTER_POLICY.replace("sla_minutes = 30", "sla_minutes = 30\nthreshold = \"two\""),
+    )
+    .unwrap();
+    let (code, _, err) = run(&[
+        "policy",
+        "set",
+        "--db",
+        db,
+        "--org",
+        "acme",
+        "--file",
+        policy.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("threshold must be a whole number from 1 to 64"),
+        "{err}"
+    );
+}

@@ -96,7 +96,8 @@ export class DetailPane {
         h("div", { class: "detail-head" },
           h("span", { class: `badge badge-${v.verb}` }, verbLabel(v.verb)),
           h("span", { class: `status-pill status-${d.status}`, "data-testid": "detail-state" }, d.decided ? `you ${d.decided}` : d.status),
-          d.status === "pending" ? h("span", { class: "muted small" }, timeLeft(d.sla_deadline)) : null,
+          d.status === "pending" ? h("span", { class: "muted small", "data-testid": "detail-deadline" }, `${timeLeft(d.sla_deadline)}${deadlineSource(d)}`) : null,
+          d.resolution === "expired" ? h("span", { class: "muted small" }, "expired: its deadline passed") : null,
         ),
         h("h2", { class: "detail-title", "data-testid": "detail-summary", tabindex: -1 }, v.summary),
         v.warnings.length
@@ -110,6 +111,10 @@ export class DetailPane {
           h("span", { class: "mono" }, v.operator_fingerprint),
           h("span", { class: "muted" }, " (pinned at enrolment)"),
         ),
+        d.routing_note
+          ? h("div", { class: "warn-box", "data-testid": "detail-routing-note", role: "note" },
+              h("strong", {}, "From the control plane: "), h("span", { class: "isolated" }, d.routing_note))
+          : null,
         v.quorum ? quorumBox(v.quorum) : null,
         h("div", { class: "rule-box", "data-testid": "detail-rule" },
           h("div", { class: "rule-display" }, v.rule_display),
@@ -124,6 +129,7 @@ export class DetailPane {
           fact("Target host", v.target_host ?? "—"),
           fact("Workflow", v.workflow),
           fact("Account", v.account),
+          ...(d.groups.length ? fact("Routed to", d.groups.join(", ")) : []),
           fact("Captured", localTime(v.captured_at)),
           fact("Action", v.action_hash, "mono small"),
         ),
@@ -188,6 +194,13 @@ function decidedText(d: ItemDetail): string {
     return `This device approved it. Waiting for ${more} more ${more === 1 ? "approval" : "approvals"} (${q.approvals} of ${q.threshold}).`;
   }
   return `This device ${d.decided} it.`;
+}
+
+/// Whose deadline it is: the operator's signed one, or the control plane's.
+function deadlineSource(d: ItemDetail): string {
+  if (d.deadline_source === "signed") return " · deadline signed by the operator";
+  if (d.deadline_source === "control_plane") return " · deadline set by the control plane";
+  return "";
 }
 
 /// How many approvers must approve, how many have, and who.

@@ -268,9 +268,26 @@ pub fn show(hash: &str, json: bool) -> Result<()> {
             );
             println!("  action    {}", v.action_hash);
             println!(
-                "  status    {status}, {}",
-                minutes_left(item["sla_deadline"].as_str().unwrap_or_default())
+                "  status    {status}, {}{}",
+                minutes_left(item["sla_deadline"].as_str().unwrap_or_default()),
+                match item["deadline_source"].as_str() {
+                    Some("signed") => " (deadline signed by the operator)",
+                    Some("control_plane") => " (deadline set by the control plane)",
+                    _ => "",
+                }
             );
+            // Routing is the control plane's word: shown inert, and named as such.
+            if let Some(groups) = item["groups"].as_array().filter(|g| !g.is_empty()) {
+                let names: Vec<String> = groups
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(visible)
+                    .collect();
+                println!("  routed    to {}", names.join(", "));
+            }
+            if let Some(note) = item["routing_note"].as_str() {
+                println!("  NOTE      from the control plane: {}", visible(note));
+            }
             println!(
                 "  verb      {} via {}{}",
                 v.verb,

@@ -32,6 +32,28 @@ pub struct PolicyRule {
     pub approvers: Vec<String>,
     #[serde(default)]
     pub sla_minutes: Option<u32>,
+    /// This control plane's extension: the least number of approvers. The
+    /// vendor ignores the key, so any value parses here too; routing reads
+    /// it through `PolicyRule::min_threshold`, and `policy set` checks it.
+    #[serde(default)]
+    pub threshold: Option<toml::Value>,
+}
+
+impl PolicyRule {
+    /// The rule's `threshold`: `None` when absent, an error for anything but
+    /// a whole number from 1 to `max`.
+    pub fn min_threshold(&self, max: u32) -> Result<Option<u32>, String> {
+        match &self.threshold {
+            None => Ok(None),
+            Some(toml::Value::Integer(k)) if (1..=i64::from(max)).contains(k) => {
+                Ok(Some(*k as u32))
+            }
+            Some(other) => Err(format!(
+                "rule `{}`: threshold must be a whole number from 1 to {max}, not {other}",
+                self.id.get_ref()
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

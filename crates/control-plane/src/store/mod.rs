@@ -116,6 +116,14 @@ pub struct ApprovalRow {
     /// for a single-approver approval.
     pub roster: Vec<String>,
     pub approved_count: i64,
+    /// The approver groups the org's policy named (empty: every confirmed approver).
+    pub groups: Vec<String>,
+    /// For approvers, when the org's policy and the receipt disagree.
+    pub routing_note: Option<String>,
+    /// `signed` (the operator's deadline in the suspended receipt) or `control_plane`.
+    pub deadline_source: String,
+    /// Why it resolved, when not by a vote: `expired`.
+    pub resolution: Option<String>,
 }
 
 impl ApprovalRow {
@@ -140,6 +148,9 @@ pub struct NewApproval {
     pub opened_at: i64,
     pub deadline_at: i64,
     pub roster: Vec<String>,
+    pub groups: Vec<String>,
+    pub routing_note: Option<String>,
+    pub deadline_source: String,
 }
 
 /// A pending approval with the suspended receipt it is about.
@@ -170,6 +181,8 @@ pub enum VoteOutcome {
     AlreadyDecided(VoteRow),
     /// This key already voted on this (still pending) quorum; here is its vote.
     AlreadyVoted(VoteRow),
+    /// The deadline passed: the approval is rejected as expired.
+    Expired,
     ReplayedNonce,
 }
 
@@ -196,6 +209,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("schema_v1.sql")),
         M::up(include_str!("schema_v2.sql")),
         M::up(include_str!("schema_v3.sql")),
+        M::up(include_str!("schema_v4.sql")),
     ])
 }
 
@@ -205,9 +219,15 @@ pub struct Store {
 
 const APPROVAL_COLUMNS: &str = "a.id, a.org_id, a.action_hash, a.workflow, a.account, a.rule_id, \
      a.scope, a.threshold, a.matched_conditions, a.status, a.opened_at, a.deadline_at, a.resolved_at, \
-     a.roster, a.approved_count";
+     a.roster, a.approved_count, a.groups, a.routing_note, a.deadline_source, a.resolution";
+/// An approval a viewer (`?4`, a base64 key, or NULL for everyone) may see.
+const VISIBLE_TO: &str = "(?4 IS NULL OR a.roster = '[]'
+     OR EXISTS(SELECT 1 FROM json_each(a.roster) WHERE json_each.value = ?4))";
+/// The same with the viewer as `?2`.
+const VISIBLE_TO_2: &str = "(?2 IS NULL OR a.roster = '[]'
+     OR EXISTS(SELECT 1 FROM json_each(a.roster) WHERE json_each.value = ?2))";
 /// How many columns `APPROVAL_COLUMNS` selects: joined columns follow.
-const APPROVAL_WIDTH: usize = 15;
+const APPROVAL_WIDTH: usize = 19;
 
 fn approval_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApprovalRow> {
     Ok(ApprovalRow {
@@ -226,6 +246,10 @@ fn approval_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApprovalRow> {
         resolved_at: row.get(12)?,
         roster: serde_json::from_str(&row.get::<_, String>(13)?).unwrap_or_default(),
         approved_count: row.get(14)?,
+        groups: serde_json::from_str(&row.get::<_, String>(15)?).unwrap_or_default(),
+        routing_note: row.get(16)?,
+        deadline_source: row.get(17)?,
+        resolution: row.get(18)?,
     })
 }
 
@@ -535,18 +559,70 @@ impl Store {
         )
     }
 
+    // ----- approver groups -----
+
+    /// Adds a roster entry to a group. False when the org has no such entry.
+    pub fn add_to_group(&self, org: OrgId, group: &str, key_id: &str) -> Result<bool> {
+        let conn = self.conn();
+        let known: bool = conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM approvers WHERE org_id = ?1 AND key_id = ?2)",
+            params![org, key_id],
+            |r| r.get(0),
+        )?;
+        if known {
+            conn.execute(
+                "INSERT INTO approver_groups (org_id, name, key_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![org, group, key_id],
+            )?;
+        }
+        Ok(known)
+    }
+
+    /// Takes a roster entry out of a group. False when it was not in it.
+    pub fn remove_from_group(&self, org: OrgId, group: &str, key_id: &str) -> Result<bool> {
+        Ok(self.conn().execute(
+            "DELETE FROM approver_groups WHERE org_id = ?1 AND name = ?2 AND key_id = ?3",
+            params![org, group, key_id],
+        )? == 1)
+    }
+
+    /// Every group of the org with its members' key ids, by name.
+    pub fn groups(&self, org: OrgId) -> Result<Vec<(String, String)>> {
+        self.rows(
+            "SELECT name, key_id FROM approver_groups WHERE org_id = ?1 ORDER BY name, key_id",
+            [org],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+
+    /// The confirmed, unrevoked keys in any of these groups, sorted.
+    pub fn group_keys(&self, org: OrgId, groups: &[String]) -> Result<Vec<String>> {
+        let names = serde_json::to_string(groups).expect("names serialize");
+        self.rows(
+            "SELECT DISTINCT a.public_key FROM approvers a
+             JOIN approver_groups g ON g.org_id = a.org_id AND g.key_id = a.key_id
+             WHERE a.org_id = ?1 AND a.confirmed = 1 AND a.revoked_at IS NULL
+               AND g.name IN (SELECT value FROM json_each(?2))
+             ORDER BY a.public_key",
+            params![org, names],
+            |r| r.get(0),
+        )
+    }
+
     // ----- enrolment codes -----
 
+    /// A one-time code; the device that redeems it joins `groups`.
     pub fn add_enrolment_code(
         &self,
         org: OrgId,
         code_hash: &str,
         label: &str,
         expires_at: i64,
+        groups: &[String],
     ) -> Result<()> {
         self.conn().execute(
-            "INSERT INTO enrolment_codes (code_hash, org_id, label, expires_at) VALUES (?1, ?2, ?3, ?4)",
-            params![code_hash, org, label, expires_at],
+            "INSERT INTO enrolment_codes (code_hash, org_id, label, expires_at, groups) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![code_hash, org, label, expires_at, serde_json::to_string(groups).expect("names serialize")],
         )?;
         Ok(())
     }
@@ -562,14 +638,15 @@ impl Store {
     ) -> Result<std::result::Result<(OrgId, String), &'static str>> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let code: Option<(OrgId, String, i64, Option<i64>)> = tx
+        type Code = (OrgId, String, i64, Option<i64>, String);
+        let code: Option<Code> = tx
             .query_row(
-                "SELECT org_id, label, expires_at, used_at FROM enrolment_codes WHERE code_hash = ?1",
+                "SELECT org_id, label, expires_at, used_at, groups FROM enrolment_codes WHERE code_hash = ?1",
                 [code_hash],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?;
-        let Some((org, code_label, expires_at, used_at)) = code else {
+        let Some((org, code_label, expires_at, used_at, groups)) = code else {
             return Ok(Err("unknown enrolment code"));
         };
         if used_at.is_some() {
@@ -614,6 +691,11 @@ impl Store {
             "INSERT INTO approvers (org_id, key_id, public_key, label, source, created_at)
              VALUES (?1, ?2, ?3, ?4, 'enrolment', ?5)",
             params![org, key_id, public_key, label, now],
+        )?;
+        tx.execute(
+            "INSERT INTO approver_groups (org_id, name, key_id)
+             SELECT ?1, value, ?2 FROM json_each(?3) WHERE true ON CONFLICT DO NOTHING",
+            params![org, key_id, groups],
         )?;
         tx.execute(
             "UPDATE enrolment_codes SET used_at = ?2, used_by = ?3 WHERE code_hash = ?1",
@@ -720,8 +802,9 @@ impl Store {
         let conn = self.conn();
         let inserted = conn.execute(
             "INSERT INTO approvals (id, org_id, action_hash, workflow, account, rule_id, scope, threshold,
-                                    matched_conditions, status, opened_at, deadline_at, roster, has_receipt)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?10, ?11, ?12,
+                                    matched_conditions, status, opened_at, deadline_at, roster,
+                                    groups, routing_note, deadline_source, has_receipt)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?10, ?11, ?12, ?13, ?14, ?15,
                      EXISTS(SELECT 1 FROM receipts WHERE org_id = ?2 AND action_hash = ?3 AND awaiting = 1))
              ON CONFLICT (org_id, action_hash) DO NOTHING",
             params![
@@ -736,7 +819,10 @@ impl Store {
                 new.matched_conditions,
                 new.opened_at,
                 new.deadline_at,
-                serde_json::to_string(&new.roster).expect("keys serialize")
+                serde_json::to_string(&new.roster).expect("keys serialize"),
+                serde_json::to_string(&new.groups).expect("names serialize"),
+                new.routing_note,
+                new.deadline_source
             ],
         )?;
         drop(conn);
@@ -759,29 +845,58 @@ impl Store {
 
     /// Pending approvals whose suspended receipt has arrived, newest first,
     /// strictly older than `before` (a cursor from a previous page).
-    pub fn pending(&self, org: OrgId, before: Option<i64>, limit: i64) -> Result<Vec<PendingItem>> {
+    /// With `viewer`, only the approvals that key may decide (its roster
+    /// holds it, or it has none).
+    pub fn pending(
+        &self,
+        org: OrgId,
+        viewer: Option<&str>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<PendingItem>> {
         let sql = format!(
             "SELECT {APPROVAL_COLUMNS}, r.receipt, a.rowid FROM approvals a
              JOIN receipts r ON r.org_id = a.org_id AND r.action_hash = a.action_hash
              WHERE a.org_id = ?1 AND a.status = 'pending' AND a.has_receipt = 1 AND a.rowid < ?2
+               AND {VISIBLE_TO}
              ORDER BY a.rowid DESC LIMIT ?3"
         );
-        self.rows(&sql, params![org, before.unwrap_or(i64::MAX), limit], |r| {
-            Ok(PendingItem {
-                approval: approval_from_row(r)?,
-                receipt_text: r.get(APPROVAL_WIDTH)?,
-                cursor: r.get(APPROVAL_WIDTH + 1)?,
-            })
-        })
+        self.rows(
+            &sql,
+            params![org, before.unwrap_or(i64::MAX), limit, viewer],
+            |r| {
+                Ok(PendingItem {
+                    approval: approval_from_row(r)?,
+                    receipt_text: r.get(APPROVAL_WIDTH)?,
+                    cursor: r.get(APPROVAL_WIDTH + 1)?,
+                })
+            },
+        )
     }
 
-    pub fn pending_count(&self, org: OrgId) -> Result<i64> {
+    pub fn pending_count(&self, org: OrgId, viewer: Option<&str>) -> Result<i64> {
         Ok(self
             .conn()
-            .prepare_cached(
-                "SELECT COUNT(*) FROM approvals WHERE org_id = ?1 AND status = 'pending' AND has_receipt = 1",
-            )?
-            .query_row([org], |r| r.get(0))?)
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM approvals a
+                 WHERE a.org_id = ?1 AND a.status = 'pending' AND a.has_receipt = 1
+                   AND {VISIBLE_TO_2}"
+            ))?
+            .query_row(params![org, viewer], |r| r.get(0))?)
+    }
+
+    /// Resolves every pending approval whose deadline passed as `rejected`
+    /// (resolution `expired`). Returns the orgs whose lists changed.
+    pub fn expire_overdue(&self, now: i64) -> Result<Vec<OrgId>> {
+        let mut orgs: Vec<OrgId> = self.rows(
+            "UPDATE approvals SET status = 'rejected', resolution = 'expired', resolved_at = ?1
+             WHERE status = 'pending' AND deadline_at <= ?1 RETURNING org_id",
+            [now],
+            |r| r.get(0),
+        )?;
+        orgs.sort_unstable();
+        orgs.dedup();
+        Ok(orgs)
     }
 
     /// Records one key's vote. A rejection resolves the approval `rejected`
@@ -791,11 +906,25 @@ impl Store {
     pub fn record_vote(&self, org: OrgId, vote: &VoteRow, nonce_hex: &str) -> Result<VoteOutcome> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (status, threshold, approved): (String, i64, i64) = tx.query_row(
-            "SELECT status, threshold, approved_count FROM approvals WHERE id = ?1",
+        type State = (String, i64, i64, i64, Option<String>);
+        let (status, threshold, approved, deadline, resolution): State = tx.query_row(
+            "SELECT status, threshold, approved_count, deadline_at, resolution FROM approvals WHERE id = ?1",
             [&vote.approval_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )?;
+        // Past its deadline, a pending approval is expired whether or not the
+        // sweep got to it yet; no vote counts any more.
+        if status == "pending" && vote.created_at >= deadline {
+            tx.execute(
+                "UPDATE approvals SET status = 'rejected', resolution = 'expired', resolved_at = ?2 WHERE id = ?1",
+                params![vote.approval_id, vote.created_at],
+            )?;
+            tx.commit()?;
+            return Ok(VoteOutcome::Expired);
+        }
+        if resolution.as_deref() == Some("expired") {
+            return Ok(VoteOutcome::Expired);
+        }
         let votes = Self::votes_in(&tx, &vote.approval_id)?;
         if status != "pending" {
             let deciding = votes

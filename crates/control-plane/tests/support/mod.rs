@@ -228,22 +228,32 @@ impl Plane {
     }
 
     pub fn enrolment_code(&self, label: &str) -> String {
+        self.enrolment_code_in(label, &[])
+    }
+
+    /// A code whose device joins `groups`.
+    pub fn enrolment_code_in(&self, label: &str, groups: &[&str]) -> String {
+        let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
         match &self.backend {
             Backend::InProcess { state, .. } => {
-                admin::issue_enrolment_code(state.store(), ORG, label, 24).unwrap()
+                admin::issue_enrolment_code(state.store(), ORG, label, 24, &groups).unwrap()
             }
             Backend::Process { db, .. } => {
+                let mut args = vec![
+                    "enroll".to_owned(),
+                    "--db".into(),
+                    db.to_str().unwrap().into(),
+                    "--org".into(),
+                    ORG.into(),
+                    "--label".into(),
+                    label.into(),
+                    "--json".into(),
+                ];
+                for group in groups {
+                    args.extend(["--group".to_owned(), group]);
+                }
                 let out = std::process::Command::new(control_plane_binary())
-                    .args([
-                        "enroll",
-                        "--db",
-                        db.to_str().unwrap(),
-                        "--org",
-                        ORG,
-                        "--label",
-                        label,
-                        "--json",
-                    ])
+                    .args(args)
                     .output()
                     .unwrap();
                 assert!(
@@ -347,12 +357,51 @@ impl Plane {
     }
 
     pub async fn enrolled_device(&self, seed: u8) -> Device {
+        self.enrolled_device_in(seed, &[]).await
+    }
+
+    /// A device enrolled into `groups`.
+    pub async fn enrolled_device_in(&self, seed: u8, groups: &[&str]) -> Device {
         let device = Device::new(self, seed);
-        let code = self.enrolment_code("laptop");
+        let code = self.enrolment_code_in("laptop", groups);
         let (status, body) = device.enroll(&code).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         device
     }
+}
+
+/// A suspended receipt of `verb` with these fields, signed by `operator`;
+/// `extra` adds top-level content members (say, a `suspension`).
+pub fn suspended_with(
+    operator: &SigningKey,
+    verb: &str,
+    fields: Value,
+    rule_id: &str,
+    extra: Value,
+) -> Receipt {
+    let mut content = json!({
+        "action_version": ACTION_VERSION,
+        "captured_at": "2026-11-27T10:00:00Z",
+        "agent_identity": keys::public_key_b64(&operator.verifying_key()),
+        "action": {"verb": verb, "tool_name": "tool", "workflow": "payouts",
+                   "account": "acct_1", "fields": fields},
+        "policy": {"rule_id": rule_id, "rule_display": "ask a person",
+                   "matched_conditions": [], "decision_path": "require_approval"},
+        "trust_level": "L0",
+        "action_hash": ""
+    });
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        content[k] = v.clone();
+    }
+    sign_as_operator(operator, serde_json::from_value(content).unwrap()).unwrap()
+}
+
+/// A suspension block whose signed deadline is `secs` from now.
+pub fn signed_deadline_in(secs: i64) -> Value {
+    let at = heso_control_plane::clock::rfc3339(now() as i64 + secs);
+    json!({"suspension": {"resume_token_hash": "00".repeat(32), "context_ref": "ctx",
+        "policy": "payments", "approval": {"sla": format!("PT{secs}S"), "expires_at": at,
+        "on_timeout": "deny", "approver_pubkeys": []}}})
 }
 
 pub fn suspended_by(operator: &SigningKey, amount: u64, rule_id: &str) -> Receipt {
