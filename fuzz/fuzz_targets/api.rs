@@ -74,7 +74,8 @@ impl Plane {
         };
         let state = AppState::new(Store::open_in_memory().expect("store"), config);
         let org = admin::create_org(state.store(), "fuzz", &case.operator_b64(), 30).expect("org");
-        let code = admin::issue_enrolment_code(state.store(), "fuzz", "fuzz", 24).expect("code");
+        let code =
+            admin::issue_enrolment_code(state.store(), "fuzz", "fuzz", 24, &[]).expect("code");
         let mut plane = Plane {
             router: router(state),
             api_key: org.api_key,

@@ -487,7 +487,7 @@ async fn a_two_of_three_quorum_in_the_real_window() {
     })
     .await;
     ui.wait_until("[data-testid=detail-quorum]", |t| {
-        t.contains("approved by heso:")
+        t.contains("approved by this device (heso:")
     })
     .await;
     ui.screenshot("11-quorum-after-one-approval").await;

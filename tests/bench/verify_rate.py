@@ -1,8 +1,9 @@
 """Verification rate: `heso-approver verify` against a Python loop over the
 vendor's `heso._core.verify_action_receipt`, on the same .jsonl of L1 receipts.
 
-Usage: verify_rate.py HESO_APPROVER_BINARY [COUNT]
-Prints both rates and the ratio. The receipts are made by the vendor package.
+Usage: verify_rate.py HESO_APPROVER_BINARY [COUNT] [--quorum]
+Prints both rates and the ratio. The receipts are made by the vendor package:
+single-approver L1s, or with --quorum 2-of-3 quorum L1s (three signatures each).
 """
 
 import base64
@@ -21,10 +22,12 @@ OPERATOR_SEED = bytes(range(32))
 APPROVER_SEED = bytes(range(32, 64))
 
 
-def make_receipts(count):
+def make_receipts(count, quorum=False):
     operator = core.key_from_seed(OPERATOR_SEED)
     approver = Ed25519PrivateKey.from_private_bytes(APPROVER_SEED)
     approver_b64 = base64.b64encode(approver.public_key().public_bytes_raw()).decode()
+    colleagues = [Ed25519PrivateKey.from_private_bytes(bytes([i]) * 32) for i in (7, 9)]
+    roster = sorted(base64.b64encode(k.public_key().public_bytes_raw()).decode() for k in [approver] + colleagues)
     lines = []
     for i in range(count):
         content = {
@@ -54,6 +57,9 @@ def make_receipts(count):
             "decision": "approved", "approver_identity": approver_b64, "reason": "checked",
             "decided_at": "2026-11-21T10:05:00Z", "sla_minutes": 30,
         }, separators=(",", ":")).encode()
+        if quorum:
+            lines.append(quorum_receipt(operator, content_json, [approver, colleagues[0]], roster))
+            continue
         payload = bytes(core.l1_cosign_payload(content_json, record))
         co_sig = base64.b64encode(approver.sign(payload)).decode()
         receipt = core.assemble_l1_from_parts(operator, content_json, record, approver_b64, co_sig)
@@ -61,10 +67,28 @@ def make_receipts(count):
     return lines
 
 
+def quorum_receipt(operator, content_json, signers, roster):
+    """A 2-of-3 quorum L1 the vendor assembles from two approvers' legs."""
+    suspended = bytes(core.sign_action_content(operator, content_json))
+    suspended_content = json.dumps(json.loads(suspended)["content"]).encode()
+    parts = []
+    for key in signers:
+        key_b64 = base64.b64encode(key.public_key().public_bytes_raw()).decode()
+        record = json.dumps({"decision": "approved", "approver_identity": key_b64, "reason": "checked",
+                             "decided_at": "2026-11-21T10:05:00Z"}, separators=(",", ":"))
+        payload = bytes(core.quorum_cosign_payload(suspended_content, 2, json.dumps(roster).encode(), record.encode()))
+        parts.append({"record": record, "approver_pubkey_b64": key_b64,
+                      "co_sig_b64": base64.b64encode(key.sign(payload)).decode()})
+    return bytes(core.assemble_quorum_from_parts(operator, suspended_content, 2, json.dumps(roster).encode(),
+                                                 json.dumps(parts).encode()))
+
+
 def main():
-    binary = sys.argv[1]
-    count = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
-    lines = make_receipts(count)
+    args = [a for a in sys.argv[1:] if a != "--quorum"]
+    quorum = "--quorum" in sys.argv
+    binary = args[0]
+    count = int(args[1]) if len(args) > 1 else 10_000
+    lines = make_receipts(count, quorum)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "receipts.jsonl")
         with open(path, "wb") as f:
@@ -83,7 +107,8 @@ def main():
     vendor_rate = count / vendor_secs
     ours_rate = count / ours_secs
     ours_all_rate = count / ours_all_secs
-    print(f"receipts: {count} L1 in one .jsonl, made by heso=={version('heso')}")
+    kind = "2-of-3 quorum L1" if quorum else "L1"
+    print(f"receipts: {count} {kind} in one .jsonl, made by heso=={version('heso')}")
     print(f"vendor loop over heso._core.verify_action_receipt, 1 core: {vendor_rate:8.0f} receipts/s ({vendor_secs:.3f} s)")
     print(f"heso-approver verify, whole process, 1 core:              {ours_rate:8.0f} receipts/s ({ours_secs:.3f} s)")
     print(f"heso-approver verify, whole process, {os.cpu_count()} cores:             {ours_all_rate:8.0f} receipts/s ({ours_all_secs:.3f} s)")

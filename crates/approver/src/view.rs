@@ -64,7 +64,7 @@ pub struct QuorumView {
     pub threshold: u32,
     pub roster_size: usize,
     pub approvals: usize,
-    /// Fingerprints of the keys that approved so far.
+    /// Who approved so far and when: label (the control plane's word) and fingerprint.
     pub approved_by: Vec<String>,
     /// Whether this device's vote is among them (as the control plane reports).
     pub you_voted: bool,
@@ -77,15 +77,17 @@ impl QuorumView {
         let approved_by: Vec<String> = terms
             .votes
             .iter()
-            .filter(|(_, d)| d == "approved")
-            .map(|(k, _)| {
-                let fingerprint = keys::decode_public_key(k)
+            .filter(|v| v.decision == "approved")
+            .map(|v| {
+                let fingerprint = keys::decode_public_key(&v.key)
                     .map(|k| keys::fingerprint(&k))
-                    .unwrap_or_else(|_| visible(k));
-                match *k == terms.device_key {
-                    true => format!("{fingerprint} (this device)"),
-                    false => fingerprint,
-                }
+                    .unwrap_or_else(|_| visible(&v.key));
+                let who = match (&v.label, v.key == terms.device_key) {
+                    (_, true) => format!("this device ({fingerprint})"),
+                    (Some(label), false) => format!("{label} ({fingerprint})"),
+                    (None, false) => fingerprint,
+                };
+                format!("{who} at {}", v.decided_at)
             })
             .collect();
         let approvals = approved_by.len();

@@ -52,6 +52,16 @@ pub enum Refusal {
     BadQuorum(String),
 }
 
+/// One vote on a quorum, as the control plane reports it (its label and
+/// time are its word; the key is checked against the final receipt).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumVote {
+    pub key: String,
+    pub decision: String,
+    pub label: Option<String>,
+    pub decided_at: String,
+}
+
 /// A k-of-n approval's terms as the control plane states them. The operator
 /// does not sign them, but each approver does: the threshold and roster are
 /// in the bytes of every co-signature, so a control plane that states other
@@ -63,7 +73,7 @@ pub struct QuorumTerms {
     /// Base64 keys that may approve.
     pub roster: Vec<String>,
     /// Who voted so far and how, as the control plane reports it.
-    pub votes: Vec<(String, String)>,
+    pub votes: Vec<QuorumVote>,
     /// Whether this device is among them.
     pub you_voted: bool,
     /// This device's key.
@@ -97,21 +107,25 @@ impl QuorumTerms {
         if !roster.iter().any(|k| k == device_key) {
             return Err(Refusal::NotOnRoster(threshold));
         }
-        let votes: Vec<(String, String)> = item["votes"]
+        let votes: Vec<QuorumVote> = item["votes"]
             .as_array()
             .map(|votes| {
                 votes
                     .iter()
                     .filter_map(|v| {
-                        Some((
-                            v["approver_public_key"].as_str()?.to_owned(),
-                            v["decision"].as_str()?.to_owned(),
-                        ))
+                        Some(QuorumVote {
+                            key: v["approver_public_key"].as_str()?.to_owned(),
+                            decision: v["decision"].as_str()?.to_owned(),
+                            label: v["label"].as_str().map(crate::display::visible),
+                            decided_at: crate::display::visible(
+                                v["decided_at"].as_str().unwrap_or_default(),
+                            ),
+                        })
                     })
                     .collect()
             })
             .unwrap_or_default();
-        let you_voted = votes.iter().any(|(k, _)| k == device_key);
+        let you_voted = votes.iter().any(|v| v.key == device_key);
         Ok(Some(QuorumTerms {
             threshold,
             roster,
@@ -123,7 +137,10 @@ impl QuorumTerms {
 
     /// How many approvals the control plane reports.
     pub fn approvals(&self) -> usize {
-        self.votes.iter().filter(|(_, d)| d == "approved").count()
+        self.votes
+            .iter()
+            .filter(|v| v.decision == "approved")
+            .count()
     }
 }
 

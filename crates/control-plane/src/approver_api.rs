@@ -10,7 +10,7 @@ use crate::operator_api::{
     token_decision,
 };
 use crate::store::{Standing, VoteOutcome, VoteRow};
-use crate::views::{ApprovalItem, ApprovalView};
+use crate::views::{ApprovalItem, ApprovalView, Labels};
 use crate::{clock, secrets, AppState};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -100,10 +100,11 @@ pub async fn list_pending(
 ) -> ApiResult<impl IntoResponse> {
     let Query(query) = query?;
     let org = approver.org_id;
-    // An org with a policy routes approvals to groups: each device gets the
-    // list of what it may decide. Without one, every approver sees the same.
-    let routed = state.db(move |s| Ok(s.policy(org)?.is_some())).await?;
-    let viewer = routed.then(|| device.key.to_bytes());
+    // While some pending approval is for some approvers only (a quorum's
+    // fixed roster, a policy's groups), each device gets the list of what it
+    // may decide; otherwise every approver shares one answer.
+    let rostered = state.db(move |s| s.has_rostered_pending(org)).await?;
+    let viewer = rostered.then(|| device.key.to_bytes());
     let mut changes = state.changes().subscribe(org);
     if let (Some(wait), Some(since)) = (query.wait, query.since) {
         let wait = Duration::from_secs(wait.min(state.config().max_wait_secs));
@@ -144,7 +145,7 @@ async fn pending_page(state: &AppState, key: ListKey) -> ApiResult<Bytes> {
         viewer,
     } = key;
     let viewer = viewer.map(|bytes| STANDARD.encode(bytes));
-    let (items, votes, total) = state
+    let (items, votes, total, labels) = state
         .db(move |s| {
             let viewer = viewer.as_deref();
             let items = s.pending(org, viewer, before, limit)?;
@@ -156,7 +157,8 @@ async fn pending_page(state: &AppState, key: ListKey) -> ApiResult<Bytes> {
                     _ => s.votes(&i.approval.id),
                 })
                 .collect::<crate::store::Result<Vec<_>>>()?;
-            Ok((items, votes, s.pending_count(org, viewer)?))
+            let labels = roster_labels(s, org)?;
+            Ok((items, votes, s.pending_count(org, viewer)?, labels))
         })
         .await?;
     let next_before = (items.len() as i64 == limit)
@@ -165,7 +167,7 @@ async fn pending_page(state: &AppState, key: ListKey) -> ApiResult<Bytes> {
     let items: Vec<ApprovalItem> = items
         .iter()
         .zip(&votes)
-        .map(|(i, votes)| ApprovalItem::of(&i.approval, &i.receipt_text, votes))
+        .map(|(i, votes)| ApprovalItem::of(&i.approval, &i.receipt_text, votes, &labels))
         .collect();
     let body = json!({
         "version": version,
@@ -188,7 +190,7 @@ pub async fn show(
 ) -> ApiResult<Json<ApprovalItem>> {
     let org = approver.org_id;
     check_action_hash(&action_hash)?;
-    let (approval, receipt, votes) = state
+    let (approval, receipt, votes, labels) = state
         .db(move |s| {
             let approval = s.approval(org, &action_hash)?;
             let receipt = s.receipt(org, &action_hash)?;
@@ -196,18 +198,30 @@ pub async fn show(
                 Some(a) => s.votes(&a.id)?,
                 None => Vec::new(),
             };
-            Ok((approval, receipt, votes))
+            Ok((approval, receipt, votes, roster_labels(s, org)?))
         })
         .await?;
     match (approval, receipt) {
         // Routed to other approvers: not this device's to see.
-        (Some(approval), Some(receipt)) if receipt.awaiting && approval.admits(&device.b64) => {
-            Ok(Json(ApprovalItem::of(&approval, &receipt.text, &votes)))
-        }
+        (Some(approval), Some(receipt)) if receipt.awaiting && approval.admits(&device.b64) => Ok(
+            Json(ApprovalItem::of(&approval, &receipt.text, &votes, &labels)),
+        ),
         _ => Err(ApiError::not_found(
             "no approval with a suspended receipt for this action_hash",
         )),
     }
+}
+
+/// The org's roster labels by key, for the votes items show.
+fn roster_labels(
+    store: &crate::store::Store,
+    org: crate::store::OrgId,
+) -> crate::store::Result<Labels> {
+    Ok(store
+        .roster(org)?
+        .into_iter()
+        .map(|e| (e.public_key, e.label))
+        .collect())
 }
 
 #[derive(Deserialize)]

@@ -16,8 +16,8 @@ pub struct ListKey {
     pub version: u64,
     pub before: Option<i64>,
     pub limit: i64,
-    /// The device the answer is for, when the org routes approvals to some
-    /// approvers only (a policy is set); `None`: every approver sees the same.
+    /// The device the answer is for, while some pending approval of the org
+    /// is for some approvers only; `None`: every approver sees the same.
     pub viewer: Option<[u8; 32]>,
 }
 

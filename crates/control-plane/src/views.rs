@@ -37,6 +37,9 @@ pub struct DecisionView {
     pub approver_public_key: String,
     pub decided_at: String,
     pub via: String,
+    /// The voter's label on the roster, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 impl DecisionView {
@@ -46,9 +49,21 @@ impl DecisionView {
             approver_public_key: vote.approver_key.clone(),
             decided_at: rfc3339(vote.created_at),
             via: vote.via.clone(),
+            label: None,
+        }
+    }
+
+    /// With the voter's roster label.
+    pub fn labelled(vote: &VoteRow, labels: &Labels) -> Self {
+        DecisionView {
+            label: labels.get(&vote.approver_key).cloned(),
+            ..Self::of(vote)
         }
     }
 }
+
+/// Roster labels by public key.
+pub type Labels = std::collections::HashMap<String, String>;
 
 /// One approval with everything the approver app shows.
 #[derive(Debug, Serialize)]
@@ -90,7 +105,7 @@ pub struct ApprovalItem {
 }
 
 impl ApprovalItem {
-    pub fn of(row: &ApprovalRow, receipt_text: &str, votes: &[VoteRow]) -> Self {
+    pub fn of(row: &ApprovalRow, receipt_text: &str, votes: &[VoteRow], labels: &Labels) -> Self {
         let deciding = (row.status != "pending")
             .then(|| votes.iter().rfind(|v| v.decision == row.status))
             .flatten();
@@ -109,10 +124,13 @@ impl ApprovalItem {
             sla_minutes: (row.deadline_at - row.opened_at) / 60,
             receipt: RawValue::from_string(receipt_text.to_owned())
                 .expect("stored receipts are JSON"),
-            decision: deciding.map(DecisionView::of),
+            decision: deciding.map(|v| DecisionView::labelled(v, labels)),
             roster: row.roster.clone(),
             approved_count: row.approved_count,
-            votes: votes.iter().map(DecisionView::of).collect(),
+            votes: votes
+                .iter()
+                .map(|v| DecisionView::labelled(v, labels))
+                .collect(),
             groups: row.groups.clone(),
             routing_note: row.routing_note.clone(),
             deadline_source: row.deadline_source.clone(),

@@ -247,9 +247,12 @@ pub fn show(hash: &str, json: bool) -> Result<()> {
     let (item, view) = fetch_view(&approver, hash)?;
     let status = item["status"].as_str().unwrap_or_default();
     match (&view, json) {
-        (Ok(view), true) => print_json(
-            &json!({"status": status, "verified": true, "sla_deadline": item["sla_deadline"], "item": view}),
-        ),
+        (Ok(view), true) => print_json(&json!({
+            "status": status, "verified": true, "sla_deadline": item["sla_deadline"], "item": view,
+            // Routing is the control plane's word, outside the signed item.
+            "deadline_source": item["deadline_source"], "groups": item["groups"],
+            "routing_note": item["routing_note"], "resolution": item["resolution"],
+        })),
         (Err(why), true) => print_json(
             &json!({"status": status, "verified": false, "refusal": why, "action_hash": hash}),
         ),

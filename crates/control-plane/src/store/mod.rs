@@ -885,6 +885,17 @@ impl Store {
             .query_row(params![org, viewer], |r| r.get(0))?)
     }
 
+    /// Whether some pending approval of the org has a roster (not every
+    /// approver may see it).
+    pub fn has_rostered_pending(&self, org: OrgId) -> Result<bool> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM approvals WHERE org_id = ?1 AND status = 'pending' AND roster <> '[]')",
+            )?
+            .query_row([org], |r| r.get(0))?)
+    }
+
     /// Resolves every pending approval whose deadline passed as `rejected`
     /// (resolution `expired`). Returns the orgs whose lists changed.
     pub fn expire_overdue(&self, now: i64) -> Result<Vec<OrgId>> {

@@ -17,3 +17,6 @@ ALTER TABLE approvals ADD COLUMN deadline_source TEXT NOT NULL DEFAULT 'control_
 -- Why a resolved approval is resolved so, when not by a vote ('expired').
 ALTER TABLE approvals ADD COLUMN resolution TEXT;
 CREATE INDEX approvals_deadline ON approvals(status, deadline_at);
+-- Whether an org has pending approvals that only some approvers may see:
+-- then each device gets its own pending list.
+CREATE INDEX approvals_rostered ON approvals(org_id) WHERE status = 'pending' AND roster <> '[]';
