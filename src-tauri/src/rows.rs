@@ -23,6 +23,8 @@ pub struct QueueRow {
     pub rule_id: String,
     /// The first thing about the item that looks deceptive, if anything does.
     pub warning: Option<String>,
+    /// For a k-of-n approval: "1 of 2 approvals".
+    pub quorum: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -79,6 +81,7 @@ fn row(entry: &QueueEntry) -> QueueRow {
         account: String::new(),
         rule_id: String::new(),
         warning: None,
+        quorum: None,
     };
     if let Some(view) = &entry.view {
         row.verb = view.verb;
@@ -89,6 +92,10 @@ fn row(entry: &QueueEntry) -> QueueRow {
         row.account = view.account.clone();
         row.rule_id = view.rule_id.clone();
         row.warning = view.warnings.first().cloned();
+        row.quorum = view
+            .quorum
+            .as_ref()
+            .map(|q| format!("{} of {} approvals", q.approvals, q.threshold));
     }
     row
 }

@@ -469,6 +469,8 @@ async fn a_two_of_three_quorum_in_the_real_window() {
         .unwrap()
         .to_owned();
     let row = format!("[data-testid=queue-item][data-action-hash=\"{hash}\"]");
+    ui.wait_until(&row, |t| t.contains("0 of 2 approvals"))
+        .await;
     ui.click(&ui.wait_for(&row).await).await;
     ui.wait_until("[data-testid=detail-quorum]", |t| {
         t.contains("0 of 2 approvals") && t.contains("2 of 3 approvers must approve")

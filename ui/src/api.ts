@@ -26,6 +26,8 @@ export interface QueueRow {
   rule_id: string;
   /// The first thing about the item that looks deceptive, if anything does.
   warning: string | null;
+  /// For a k-of-n approval: "1 of 2 approvals".
+  quorum: string | null;
 }
 
 export interface QueuePayload {

@@ -145,7 +145,7 @@ export class QueueScreen {
         h("span", { class: `row-left${isUrgent(row.sla_deadline, now) ? " urgent" : ""}` }, left),
       ),
       h("div", { class: "row-summary ellipsis isolated" }, row.warning ? h("span", { class: "row-warning", title: row.warning, "data-testid": "row-warning" }, "⚠ ") : null, row.summary),
-      h("div", { class: "row-meta ellipsis isolated" }, `${row.workflow} · ${row.account} · ${row.rule_id}`),
+      h("div", { class: "row-meta ellipsis isolated" }, `${row.workflow} · ${row.account} · ${row.rule_id}`, row.quorum ? h("span", { class: "row-quorum", "data-testid": "row-quorum" }, ` · ${row.quorum}`) : null),
     );
   }
 

@@ -171,7 +171,8 @@ pub fn queue(json: bool, wait: Option<u64>) -> Result<()> {
                     json!({"action_hash": view.action_hash, "status": "verified", "verb": view.verb,
                            "tool": view.tool_name, "summary": view.summary, "rule_id": view.rule_id,
                            "workflow": view.workflow, "account": view.account, "sla_deadline": deadline,
-                           "warnings": view.warnings, "quorum": view.quorum})
+                           "warnings": view.warnings, "quorum": view.quorum,
+                           "groups": item["groups"], "deadline_source": item["deadline_source"]})
                 }
                 Err(refusal) => json!({"action_hash": item["action_hash"], "status": "refused",
                                        "refusal": refusal.to_string(), "rule_id": item["rule_id"],
