@@ -419,6 +419,20 @@ async fn approve_reject_and_refuse_in_the_real_window() {
     ui.close().await;
 }
 
+/// The app with its home under `dir`, enrolled with `plane`, on its queue.
+async fn launch_enrolled(dir: &std::path::Path, plane: &Plane) -> Driver {
+    let approver_home = dir.join("approver");
+    let app = PathBuf::from(env!("CARGO_BIN_EXE_heso-approver-app"));
+    let ui = Driver::launch(
+        &app,
+        &[("HESO_APPROVER_HOME", approver_home.as_path())],
+        screenshots(),
+    )
+    .await;
+    enrol_window(&ui, plane).await;
+    ui
+}
+
 /// Enrols the window's device with `plane` and opens the queue.
 async fn enrol_window(ui: &Driver, plane: &Plane) {
     let url = ui.wait_for("[data-testid=enroll-url]").await;
@@ -446,15 +460,7 @@ async fn a_two_of_three_quorum_in_the_real_window() {
     let plane = Plane::start_for_operator_key(&operator_key).await;
     ask(json!({"op": "configure", "endpoint": plane.url, "api_key": plane.api_key}));
 
-    let approver_home = home.path().join("approver");
-    let app = PathBuf::from(env!("CARGO_BIN_EXE_heso-approver-app"));
-    let ui = Driver::launch(
-        &app,
-        &[("HESO_APPROVER_HOME", approver_home.as_path())],
-        screenshots(),
-    )
-    .await;
-    enrol_window(&ui, &plane).await;
+    let ui = launch_enrolled(home.path(), &plane).await;
     let colleagues = [
         plane.enrolled_device(31).await,
         plane.enrolled_device(32).await,
@@ -541,15 +547,7 @@ async fn an_approval_whose_deadline_passes_leaves_the_window() {
     let _window = ONE_WINDOW.lock().await;
     let home = tempfile::tempdir().unwrap();
     let plane = Plane::start().await;
-    let approver_home = home.path().join("approver");
-    let app = PathBuf::from(env!("CARGO_BIN_EXE_heso-approver-app"));
-    let ui = Driver::launch(
-        &app,
-        &[("HESO_APPROVER_HOME", approver_home.as_path())],
-        screenshots(),
-    )
-    .await;
-    enrol_window(&ui, &plane).await;
+    let ui = launch_enrolled(home.path(), &plane).await;
 
     // The operator signed a deadline into the suspended receipt: 8 seconds.
     let receipt = plane::suspended_with(

@@ -89,30 +89,25 @@ enum Command {
     },
 }
 
+/// A roster entry (by key id, see `approver list`) and a group.
+#[derive(clap::Args)]
+struct GroupMember {
+    #[arg(long)]
+    db: PathBuf,
+    #[arg(long)]
+    org: String,
+    #[arg(long)]
+    group: String,
+    #[arg(long)]
+    key_id: String,
+}
+
 #[derive(Subcommand)]
 enum GroupCommand {
-    /// Put a roster entry (by key id, see `approver list`) in a group.
-    Add {
-        #[arg(long)]
-        db: PathBuf,
-        #[arg(long)]
-        org: String,
-        #[arg(long)]
-        group: String,
-        #[arg(long)]
-        key_id: String,
-    },
+    /// Put a roster entry in a group.
+    Add(GroupMember),
     /// Take a roster entry out of a group.
-    Remove {
-        #[arg(long)]
-        db: PathBuf,
-        #[arg(long)]
-        org: String,
-        #[arg(long)]
-        group: String,
-        #[arg(long)]
-        key_id: String,
-    },
+    Remove(GroupMember),
     /// Every group and its members.
     List {
         #[arg(long)]
@@ -313,23 +308,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Group { command } => match command {
-            GroupCommand::Add {
-                db,
-                org,
-                group,
-                key_id,
-            } => {
-                admin::change_group(&open(&db)?, &org, &group, &key_id, false)?;
-                println!("`{key_id}` is in the group `{group}` of `{org}`.");
+            GroupCommand::Add(m) => {
+                admin::change_group(&open(&m.db)?, &m.org, &m.group, &m.key_id, false)?;
+                println!(
+                    "`{}` is in the group `{}` of `{}`.",
+                    m.key_id, m.group, m.org
+                );
             }
-            GroupCommand::Remove {
-                db,
-                org,
-                group,
-                key_id,
-            } => {
-                admin::change_group(&open(&db)?, &org, &group, &key_id, true)?;
-                println!("`{key_id}` is no longer in the group `{group}` of `{org}`.");
+            GroupCommand::Remove(m) => {
+                admin::change_group(&open(&m.db)?, &m.org, &m.group, &m.key_id, true)?;
+                println!(
+                    "`{}` is no longer in the group `{}` of `{}`.",
+                    m.key_id, m.group, m.org
+                );
             }
             GroupCommand::List { db, org, json } => {
                 let groups = admin::groups(&open(&db)?, &org)?;

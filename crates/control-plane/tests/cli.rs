@@ -207,6 +207,37 @@ mod reqwest {
     }
 }
 
+/// A fresh database with the org `acme`; returns its path.
+fn acme(dir: &tempfile::TempDir) -> String {
+    let db = dir.path().join("cp.db").to_str().unwrap().to_owned();
+    let (code, _, err) = run(&[
+        "org",
+        "create",
+        "--db",
+        &db,
+        "--name",
+        "acme",
+        "--operator-key",
+        OPERATOR_KEY,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    db
+}
+
+/// `policy set` of a file for `acme`.
+fn policy_set(db: &str, file: &std::path::Path) -> (i32, String, String) {
+    run(&[
+        "policy",
+        "set",
+        "--db",
+        db,
+        "--org",
+        "acme",
+        "--file",
+        file.to_str().unwrap(),
+    ])
+}
+
 /// The vendor's starter policy (as `heso init` writes it).
 const STARTER_POLICY: &str = r#"
 [[rule]]
@@ -276,61 +307,23 @@ fn policy_eval_prints_a_decision_per_action_and_set_refuses_what_it_refuses() {
         err.contains("rule `payment.large.requires_approval` allows-without-approval the dangerous verb `Payment`"),
         "{err}"
     );
-    let db = dir.path().join("cp.db");
-    let db = db.to_str().unwrap();
-    let (code, _, err) = run(&[
-        "org",
-        "create",
-        "--db",
-        db,
-        "--name",
-        "acme",
-        "--operator-key",
-        OPERATOR_KEY,
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let (code, _, err) = run(&[
-        "policy",
-        "set",
-        "--db",
-        db,
-        "--org",
-        "acme",
-        "--file",
-        policy.to_str().unwrap(),
-    ]);
+    let db = acme(&dir);
+    let db = db.as_str();
+    let (code, _, err) = policy_set(db, &policy);
     assert_eq!(code, 1);
     assert!(
         err.contains("is refused: line 12: rule `payment.large.requires_approval`"),
         "{err}"
     );
     std::fs::write(&policy, "[[rule]]\nid = \"x\"\norder = \"first\"\n").unwrap();
-    let (code, _, err) = run(&[
-        "policy",
-        "set",
-        "--db",
-        db,
-        "--org",
-        "acme",
-        "--file",
-        policy.to_str().unwrap(),
-    ]);
+    let (code, _, err) = policy_set(db, &policy);
     assert_eq!(code, 1);
     assert!(
         err.contains("TOML parse error at line 3, column 9"),
         "{err}"
     );
     std::fs::write(&policy, STARTER_POLICY).unwrap();
-    let (code, out, err) = run(&[
-        "policy",
-        "set",
-        "--db",
-        db,
-        "--org",
-        "acme",
-        "--file",
-        policy.to_str().unwrap(),
-    ]);
+    let (code, out, err) = policy_set(db, &policy);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("Policy for `acme` set"), "{out}");
 }
@@ -338,19 +331,8 @@ fn policy_eval_prints_a_decision_per_action_and_set_refuses_what_it_refuses() {
 #[test]
 fn groups_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("cp.db");
-    let db = db.to_str().unwrap();
-    let (code, _, err) = run(&[
-        "org",
-        "create",
-        "--db",
-        db,
-        "--name",
-        "acme",
-        "--operator-key",
-        OPERATOR_KEY,
-    ]);
-    assert_eq!(code, 0, "{err}");
+    let db = acme(&dir);
+    let db = db.as_str();
     let (code, out, err) = run(&[
         "enroll",
         "--db",
@@ -396,16 +378,7 @@ fn groups_from_the_command_line() {
         STARTER_POLICY.replace("sla_minutes = 30", "sla_minutes = 30\nthreshold = \"two\""),
     )
     .unwrap();
-    let (code, _, err) = run(&[
-        "policy",
-        "set",
-        "--db",
-        db,
-        "--org",
-        "acme",
-        "--file",
-        policy.to_str().unwrap(),
-    ]);
+    let (code, _, err) = policy_set(db, &policy);
     assert_eq!(code, 1);
     assert!(
         err.contains("threshold must be a whole number from 1 to 64"),
