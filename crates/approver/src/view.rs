@@ -56,6 +56,9 @@ pub struct ItemView {
     pub warnings: Vec<String>,
     /// Set for a k-of-n approval.
     pub quorum: Option<QuorumView>,
+    /// The control plane's note when the org's policy routes the action by
+    /// another rule than the receipt names (not signed; shown inert).
+    pub routing_note: Option<String>,
 }
 
 /// A k-of-n approval as a person reads it.
@@ -243,5 +246,6 @@ pub fn item_view(item: &VerifiedItem) -> ItemView {
         fields,
         warnings,
         quorum: item.quorum.as_ref().map(QuorumView::of),
+        routing_note: item.routing_note.clone(),
     }
 }

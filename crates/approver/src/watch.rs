@@ -179,11 +179,17 @@ pub async fn watch_queue(
                 let unchanged = since.is_some() && version == since && states.borrow().online;
                 since = version;
                 if !unchanged {
+                    let entries = cache.entries_of(&profile, &items);
+                    // Quorums this device voted on wait for others: not counted as waiting for it.
+                    let voted = (items.len() - entries.len()) as u64;
                     let state = QueueState {
                         online: true,
                         last_error: None,
-                        pending_total: head["pending_total"].as_u64().unwrap_or_default(),
-                        entries: cache.entries_of(&profile, &items),
+                        pending_total: head["pending_total"]
+                            .as_u64()
+                            .unwrap_or_default()
+                            .saturating_sub(voted),
+                        entries,
                         refreshes,
                     };
                     states.send_replace(state);

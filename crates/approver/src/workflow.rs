@@ -152,6 +152,9 @@ pub struct VerifiedItem {
     pub operator_fingerprint: String,
     /// Set for a k-of-n approval.
     pub quorum: Option<QuorumTerms>,
+    /// The control plane's note when the org's policy and the receipt
+    /// disagree (its word, shown inert).
+    pub routing_note: Option<String>,
 }
 
 /// Checks an approval item from the control plane (see the module docs).
@@ -208,6 +211,7 @@ pub fn verify_item(profile: &Profile, item: &Value) -> Result<VerifiedItem, Refu
         operator_fingerprint: keys::fingerprint(&verified.operator_key.unwrap()),
         receipt,
         quorum,
+        routing_note: item["routing_note"].as_str().map(crate::display::visible),
     })
 }
 

@@ -212,6 +212,10 @@ pub fn approve_withheld(view: &ItemView, settings: &NotificationSettings) -> Opt
             one_line(&view.warnings[0])
         ));
     }
+    // The org's policy and the agent's receipt disagree about the rule.
+    if view.routing_note.is_some() {
+        return Some("The control plane routed this by another rule: open the app.".into());
+    }
     if view.fields.iter().any(|f| f.redacted) {
         return Some("Part of this action is redacted: open the app to see what is signed.".into());
     }
@@ -343,6 +347,7 @@ pub mod tests {
             ],
             warnings: vec![],
             quorum: None,
+            routing_note: None,
         })
     }
 
@@ -405,6 +410,17 @@ pub mod tests {
             .approve_from_notification
             .insert("payment".into(), false);
         assert!(!notice(&payment("5"), &payments_off).offers(APPROVE));
+    }
+
+    #[test]
+    fn a_routing_disagreement_needs_the_app() {
+        let settings = NotificationSettings::default();
+        let mut view = payment("120");
+        assert!(notice(&view, &settings).offers(APPROVE));
+        view.routing_note = Some("The org's policy routes this action by rule `a`".into());
+        let n = notice(&view, &settings);
+        assert!(!n.offers(APPROVE));
+        assert!(n.body.contains("another rule"), "{}", n.body);
     }
 
     #[test]
