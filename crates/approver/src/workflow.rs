@@ -13,7 +13,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use heso_receipt::{
     canonical_bytes, cosign, keys, quorum_cosign, record_text, verify_receipt, ApprovalToken,
-    ApproverRecord, Decision, DecisionPath, Receipt, TokenDecision, TrustLevel, VerdictKind,
+    ApproverRecord, Decision, DecisionPath, Receipt, ReceiptKind, TokenDecision, TrustLevel,
+    VerdictKind,
 };
 use rand::rngs::OsRng;
 use rand::TryRngCore;
@@ -46,6 +47,8 @@ pub enum Refusal {
     UnsignedValues(String),
     #[error("the control plane listed it under action_hash {listed}, but the receipt is {actual}")]
     HashMismatch { listed: String, actual: String },
+    #[error("the receipt is a `{0}` link of a gated action's session, which this device does not decide yet")]
+    SessionLink(&'static str),
     #[error("this device is not on the roster of this {0}-approver approval")]
     NotOnRoster(u32),
     #[error("the approval's quorum does not make sense: {0}")]
@@ -185,6 +188,11 @@ pub fn verify_item(profile: &Profile, item: &Value) -> Result<VerifiedItem, Refu
     }
     if receipt.content.agent_identity != operator {
         return Err(Refusal::AgentIdentityMismatch);
+    }
+    // A gated action's session link is decided by a decision link, not by
+    // an L1 co-signature over it.
+    if let Some(kind) = receipt.content.kind.filter(|k| *k != ReceiptKind::Action) {
+        return Err(Refusal::SessionLink(kind.as_str()));
     }
     if receipt.content.trust_level != TrustLevel::L0 {
         return Err(Refusal::NotL0(receipt.content.trust_level.as_str()));

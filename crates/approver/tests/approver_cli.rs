@@ -197,6 +197,7 @@ async fn tampered_items_are_refused_and_nothing_is_signed() {
     device.enroll(&plane);
 
     let stranger = SigningKey::from_bytes(&[77; 32]);
+    let operator = plane.operator.clone();
     // A genuine receipt of another approval (say, a larger payment).
     let other = plane.suspended(99_000);
     let cases: Vec<(&str, Tamper, &str)> = vec![
@@ -236,6 +237,19 @@ async fn tampered_items_are_refused_and_nothing_is_signed() {
                 serde_json::to_value(sign_as_operator(&stranger, content).unwrap()).unwrap()
             }),
             "did not pin",
+        ),
+        (
+            // The operator (the agent's host) signs a gated action's session
+            // link as if it were an action: the vendor refuses an L1 over it.
+            "a session link",
+            Box::new(move |r| {
+                let mut content = r.content.clone();
+                content.kind = Some(ReceiptKind::Suspended);
+                content.session_id = Some("s1".into());
+                content.seq = Some(0);
+                serde_json::to_value(sign_as_operator(&operator, content).unwrap()).unwrap()
+            }),
+            "link of a gated action's session",
         ),
     ];
     for (i, (name, tamper, expected)) in cases.iter().enumerate() {

@@ -4,8 +4,8 @@
 use crate::canonical::{canonical_bytes_in_place, seal, CanonicalError};
 use crate::keys::{b64, public_key_b64, sign_in_domain, APPROVAL_DOMAIN, OPERATOR_DOMAIN};
 use crate::wire::{
-    ApproverRecord, Content, DecisionPath, Receipt, SignatureEntry, TrustLevel, ACTION_VERSION,
-    RECEIPT_ALG,
+    ApproverRecord, Content, DecisionPath, Receipt, ReceiptKind, SignatureEntry, TrustLevel,
+    ACTION_VERSION, RECEIPT_ALG,
 };
 use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 
@@ -22,6 +22,11 @@ pub enum PromoteError {
     Unsupported(String),
     #[error("the quorum's {0}")]
     Quorum(&'static str),
+    /// A link of a suspend/resume session (`suspended`, a decision, ...):
+    /// decided by a decision link, never by an L1 over it (the vendor
+    /// refuses such an L1).
+    #[error("the body is a `{0}` session link, not an action awaiting approval")]
+    SessionLink(&'static str),
     #[error(transparent)]
     Canonical(#[from] CanonicalError),
 }
@@ -35,6 +40,7 @@ pub fn promote_to_l1(
     if suspended.action_version != ACTION_VERSION {
         return Err(PromoteError::Unsupported(suspended.action_version.clone()));
     }
+    check_action_kind(suspended)?;
     if suspended.trust_level != TrustLevel::L0 {
         return Err(PromoteError::NotL0(suspended.trust_level.as_str()));
     }
@@ -48,6 +54,14 @@ pub fn promote_to_l1(
     l1.approver_decision = Some(record.clone());
     l1.trust_level = TrustLevel::L1;
     Ok(seal(l1)?)
+}
+
+/// Only an `action` receipt (or one without a kind) is promoted.
+pub(crate) fn check_action_kind(content: &Content) -> Result<(), PromoteError> {
+    match content.kind {
+        None | Some(ReceiptKind::Action) => Ok(()),
+        Some(kind) => Err(PromoteError::SessionLink(kind.as_str())),
+    }
 }
 
 /// The exact bytes the approver signs: `"heso-approval/v1" 0x00 ++ C_L1`.

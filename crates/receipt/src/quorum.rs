@@ -7,7 +7,7 @@
 //! record in `approvers`, so a leg does not depend on who else signs.
 
 use crate::canonical::{canonical_bytes_in_place, seal, CanonicalError};
-use crate::cosign::{signature_entry, PromoteError};
+use crate::cosign::{check_action_kind, signature_entry, PromoteError};
 use crate::keys::{domain_message, sign_in_domain, APPROVAL_DOMAIN, OPERATOR_DOMAIN};
 use crate::wire::{
     ApproverRecord, Content, DecisionPath, MultiApproval, Receipt, TrustLevel, ACTION_VERSION,
@@ -35,6 +35,7 @@ pub fn quorum_base(
     if suspended.action_version != ACTION_VERSION {
         return Err(PromoteError::Unsupported(suspended.action_version.clone()));
     }
+    check_action_kind(suspended)?;
     if suspended.trust_level != TrustLevel::L0 {
         return Err(PromoteError::NotL0(suspended.trust_level.as_str()));
     }

@@ -225,6 +225,22 @@ pub enum ReceiptKind {
     KeyRotation,
 }
 
+impl ReceiptKind {
+    /// The wire name, e.g. `"suspended"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiptKind::Action => "action",
+            ReceiptKind::Suspended => "suspended",
+            ReceiptKind::Approved => "approved",
+            ReceiptKind::Denied => "denied",
+            ReceiptKind::Expired => "expired",
+            ReceiptKind::Escalated => "escalated",
+            ReceiptKind::Completed => "completed",
+            ReceiptKind::KeyRotation => "key_rotation",
+        }
+    }
+}
+
 /// The approver's decision as written into an L1 body.
 ///
 /// Field order is the order of the record text the approver relays

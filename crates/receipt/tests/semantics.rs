@@ -132,6 +132,19 @@ fn promotion_refuses_what_is_not_awaiting_approval() {
         promote_to_l1(&l1, &rec),
         Err(cosign::PromoteError::NotL0("L1"))
     );
+    // A gated action's session link is decided by a decision link: the
+    // vendor refuses an L1 over it, so nothing here makes one.
+    let link = content(|v| v["kind"] = "suspended".into()).unwrap();
+    assert_eq!(
+        promote_to_l1(&link, &rec),
+        Err(cosign::PromoteError::SessionLink("suspended"))
+    );
+    assert_eq!(
+        quorum_base(&link, 1, std::slice::from_ref(&rec.approver_identity)),
+        Err(cosign::PromoteError::SessionLink("suspended"))
+    );
+    let action = content(|v| v["kind"] = "action".into()).unwrap();
+    assert!(promote_to_l1(&action, &rec).is_ok());
 }
 
 #[test]
