@@ -4,7 +4,7 @@
 //! and buttons; Approve pressed in dunst → journalled, submitted, and
 //! `heso.finalize_l1` gives Valid at L1; Reject likewise; a large payment
 //! offers no Approve; a notification is withdrawn when its approval is
-//! decided elsewhere; no approval is notified twice; a burst folds into one.
+//! decided elsewhere or expires; no approval is notified twice; a burst folds into one.
 
 #[path = "support/notifications.rs"]
 mod notifications;
@@ -291,6 +291,36 @@ async fn approve_and_reject_from_a_notification() {
         daemon.closes() > closes
     })
     .await;
+
+    // Its deadline passes with nobody deciding (the clock moved past it):
+    // the control plane rejects it as expired and the notification goes.
+    let overdue = world.pay(2100, "Cyberdyne");
+    world
+        .daemon
+        .wait_for("Approve payment of 2,100 USD to Cyberdyne?")
+        .await;
+    let closes = world.daemon.closes();
+    let db = world.home.path().join("control-plane.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "UPDATE approvals SET deadline_at = 0 WHERE action_hash = ?1",
+            [&overdue],
+        )
+        .unwrap();
+    heso_control_plane::sweep_expired(world.plane.state())
+        .await
+        .unwrap();
+    let daemon = &world.daemon;
+    eventually(
+        "the expired approval's notification to be withdrawn",
+        || daemon.closes() > closes,
+    )
+    .await;
+    assert_eq!(
+        world.ask(json!({"op": "poll", "action_hash": overdue}))["status"],
+        "rejected"
+    );
 
     // Markup in a value is sent escaped (dunst renders markup even in the
     // summary), so it shows as the text it is instead of vanishing.
