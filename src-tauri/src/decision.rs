@@ -32,19 +32,16 @@ pub fn past_tense(decision: Decision) -> &'static str {
     }
 }
 
-/// After a vote on a k-of-n approval, how far it is (empty otherwise, or
-/// when the control plane cannot say).
+/// After a vote on a k-of-n approval still open, how far it is (empty
+/// otherwise, or when the control plane cannot say).
 async fn quorum_progress(approver: &Approver, action_hash: &str) -> String {
-    let Ok(item) = approver.client.approval(&approver.key, action_hash).await else {
-        return String::new();
-    };
-    let threshold = item["threshold"].as_u64().unwrap_or(1);
-    let approved = item["approved_count"].as_u64().unwrap_or(0);
-    match item["status"].as_str() {
-        Some("pending") if threshold > 1 => {
-            let more = threshold.saturating_sub(approved);
-            format!(" {approved} of {threshold} approvals: waiting for {more} more.")
-        }
+    match approver.quorum_progress(action_hash).await {
+        Some(p) if p.status == "pending" => format!(
+            " {} of {} approvals: waiting for {} more.",
+            p.approved,
+            p.threshold,
+            p.more()
+        ),
         _ => String::new(),
     }
 }

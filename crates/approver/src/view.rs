@@ -111,7 +111,7 @@ impl QuorumView {
             roster_size: terms.roster.len(),
             approvals,
             approved_by,
-            you_voted: terms.you_voted,
+            you_voted: terms.you_voted(),
             line,
         }
     }

@@ -77,8 +77,6 @@ pub struct QuorumTerms {
     pub roster: Vec<String>,
     /// Who voted so far and how, as the control plane reports it.
     pub votes: Vec<QuorumVote>,
-    /// Whether this device is among them.
-    pub you_voted: bool,
     /// This device's key.
     pub device_key: String,
 }
@@ -128,22 +126,17 @@ impl QuorumTerms {
                     .collect()
             })
             .unwrap_or_default();
-        let you_voted = votes.iter().any(|v| v.key == device_key);
         Ok(Some(QuorumTerms {
             threshold,
             roster,
             votes,
-            you_voted,
             device_key: device_key.to_owned(),
         }))
     }
 
-    /// How many approvals the control plane reports.
-    pub fn approvals(&self) -> usize {
-        self.votes
-            .iter()
-            .filter(|v| v.decision == "approved")
-            .count()
+    /// Whether this device is among the voters, as the control plane reports it.
+    pub fn you_voted(&self) -> bool {
+        self.votes.iter().any(|v| v.key == self.device_key)
     }
 }
 
@@ -247,6 +240,22 @@ pub enum Outcome {
     Queued(String),
     /// The control plane refused it for good.
     Refused(String),
+}
+
+/// Where a k-of-n approval stands, as the control plane reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumProgress {
+    pub approved: u64,
+    pub threshold: u64,
+    /// `pending`, `approved`, `rejected` (the control plane's word).
+    pub status: String,
+}
+
+impl QuorumProgress {
+    /// Approvals still needed.
+    pub fn more(&self) -> u64 {
+        self.threshold.saturating_sub(self.approved)
+    }
 }
 
 /// The approver: profile, device key, client and journal together.
@@ -363,6 +372,18 @@ impl Approver {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// After a vote: how far a k-of-n approval is; `None` for a
+    /// single-approver approval, or when the control plane cannot say.
+    pub async fn quorum_progress(&self, action_hash: &str) -> Option<QuorumProgress> {
+        let item = self.client.approval(&self.key, action_hash).await.ok()?;
+        let threshold = item["threshold"].as_u64().filter(|k| *k > 1)?;
+        Some(QuorumProgress {
+            approved: item["approved_count"].as_u64().unwrap_or(0),
+            threshold,
+            status: crate::display::visible(item["status"].as_str()?),
+        })
     }
 
     /// Builds the record, the co-signature and the token for a verified item.
@@ -645,5 +666,49 @@ mod tests {
             verify_item(&profile(device()), &listed),
             Err(Refusal::HashMismatch { .. })
         ));
+    }
+
+    /// A control plane that states quorum terms that make no sense, or that
+    /// leave this device out, gets nothing signed.
+    #[test]
+    fn hostile_quorum_terms_are_refused() {
+        let me = device();
+        let other = keys::public_key_b64(&SigningKey::from_bytes(&[5; 32]).verifying_key());
+        let terms = |item: Value| QuorumTerms::of(&item, &me);
+        assert!(matches!(terms(json!({"threshold": 1})), Ok(None)));
+        assert!(matches!(terms(json!({})), Ok(None)));
+        for (item, why) in [
+            (json!({"threshold": 0, "roster": [me]}), "threshold 0"),
+            (
+                json!({"threshold": 5_000_000_000u64, "roster": [me]}),
+                "threshold 5000000000",
+            ),
+            (json!({"threshold": 2}), "no roster"),
+            (
+                json!({"threshold": 2, "roster": [me, "\u{202e}evil"]}),
+                "not a public key",
+            ),
+            (
+                json!({"threshold": 3, "roster": [me, other]}),
+                "from a roster of 2",
+            ),
+        ] {
+            match terms(item) {
+                Err(Refusal::BadQuorum(detail)) => assert!(detail.contains(why), "{detail}"),
+                answer => panic!("{why}: {answer:?}"),
+            }
+        }
+        assert_eq!(
+            terms(json!({"threshold": 2, "roster": [other.clone(), other]})),
+            Err(Refusal::NotOnRoster(2))
+        );
+        // A hostile label is shown inert; a vote names this device only when it is its key.
+        let ok = terms(json!({"threshold": 2, "roster": [me, other],
+            "votes": [{"approver_public_key": other, "decision": "approved",
+                       "label": "Ana\u{202e}", "decided_at": "t"}]}))
+        .unwrap()
+        .unwrap();
+        assert!(!ok.you_voted());
+        assert!(!ok.votes[0].label.as_deref().unwrap().contains('\u{202e}'));
     }
 }

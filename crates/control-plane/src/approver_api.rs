@@ -9,7 +9,7 @@ use crate::operator_api::{
     already_decided, already_voted, check_action_hash, check_token, expired, stored_receipt,
     token_decision,
 };
-use crate::store::{Standing, VoteOutcome, VoteRow};
+use crate::store::{deciding_vote_in, Standing, VoteOutcome, VoteRow};
 use crate::views::{ApprovalItem, ApprovalView, Labels};
 use crate::{clock, secrets, AppState};
 use axum::body::Bytes;
@@ -157,7 +157,11 @@ async fn pending_page(state: &AppState, key: ListKey) -> ApiResult<Bytes> {
                     _ => s.votes(&i.approval.id),
                 })
                 .collect::<crate::store::Result<Vec<_>>>()?;
-            let labels = roster_labels(s, org)?;
+            // Labels name voters: read the roster only for a page with votes.
+            let labels = match votes.iter().any(|v| !v.is_empty()) {
+                true => roster_labels(s, org)?,
+                false => Labels::new(),
+            };
             Ok((items, votes, s.pending_count(org, viewer)?, labels))
         })
         .await?;
@@ -277,10 +281,8 @@ pub async fn decide(
             ));
         }
     }
-    if approval.status != "pending" {
-        if let Some(deciding) = votes.iter().rfind(|v| v.decision == approval.status) {
-            return Err(already_decided(deciding));
-        }
+    if let Some(deciding) = deciding_vote_in(&approval.status, &votes) {
+        return Err(already_decided(deciding));
     }
     if let Some(mine) = mine {
         return Err(already_voted(mine));

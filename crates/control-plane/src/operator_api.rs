@@ -374,15 +374,7 @@ pub async fn open_approval(
     }
     let now = clock::now();
     let routing = {
-        let (org, requested) = (org.clone(), request.threshold);
-        let org_id = org.id;
-        if suspended.is_none() && state.db(move |s| s.policy(org_id)).await?.is_some() {
-            return Err(ApiError::conflict(
-                "receipt_first",
-                "this org routes approvals by its policy, on the signed action: push the suspended receipt first",
-            ));
-        }
-        let content = suspended.clone();
+        let (org, requested, content) = (org.clone(), request.threshold, suspended);
         state
             .db(move |s| Ok(route(s, &org, content.as_ref(), requested, now)))
             .await??
@@ -515,25 +507,27 @@ pub(crate) fn expired() -> ApiError {
 
 /// 409 for a second, different vote of the same key on a pending quorum.
 pub(crate) fn already_voted(existing: &VoteRow) -> ApiError {
-    ApiError::conflict(
+    vote_conflict(
         "already_voted",
         format!(
             "this device already voted on this approval ({})",
             existing.decision
         ),
-    )
-    .with(
-        "outcome",
-        serde_json::to_value(crate::views::DecisionView::of(existing)).unwrap(),
+        existing,
     )
 }
 
 pub(crate) fn already_decided(existing: &VoteRow) -> ApiError {
-    ApiError::conflict(
+    vote_conflict(
         "already_decided",
         format!("this approval was already {}", existing.decision),
+        existing,
     )
-    .with(
+}
+
+/// 409 with the vote that stands in the way, as `outcome`.
+fn vote_conflict(code: &'static str, message: String, existing: &VoteRow) -> ApiError {
+    ApiError::conflict(code, message).with(
         "outcome",
         serde_json::to_value(crate::views::DecisionView::of(existing)).unwrap(),
     )

@@ -39,15 +39,22 @@ struct Ask {
     note: Option<String>,
 }
 
+impl Default for Ask {
+    /// As an org without a policy: every confirmed approver, one at least.
+    fn default() -> Self {
+        Ask {
+            groups: Vec::new(),
+            min_threshold: 1,
+            sla_minutes: None,
+            note: None,
+        }
+    }
+}
+
 fn policy_ask(policy: &Policy, content: &Content) -> Result<Ask, ApiError> {
     let evaluation = policy.evaluate(&content.action);
     let signed_rule = &content.policy.rule_id;
-    let mut ask = Ask {
-        groups: Vec::new(),
-        min_threshold: 1,
-        sla_minutes: None,
-        note: None,
-    };
+    let mut ask = Ask::default();
     match evaluation.decision_path {
         DecisionPath::Block => {
             return Err(ApiError::unprocessable(
@@ -102,7 +109,8 @@ fn signed_deadline(content: &Content) -> Option<i64> {
 }
 
 /// Routes an approval `content` (the suspended receipt's) asks for, with
-/// the threshold the agent requested.
+/// the threshold the agent requested. An org with a policy routes on the
+/// signed action, so its receipt must have been pushed (409 `receipt_first`).
 pub fn route(
     store: &Store,
     org: &Org,
@@ -110,26 +118,24 @@ pub fn route(
     requested: i64,
     now: i64,
 ) -> Result<Routing, ApiError> {
-    let policy_text = store.policy(org.id)?;
-    let ask = match (&policy_text, content) {
-        (Some(text), Some(content)) => match Policy::parse(text) {
+    let ask = match (store.policy(org.id)?, content) {
+        (Some(text), Some(content)) => match Policy::parse(&text) {
             Ok(policy) => policy_ask(&policy, content)?,
             // Set before policies were checked: route as without one, and say so.
             Err(e) => Ask {
-                groups: Vec::new(),
-                min_threshold: 1,
-                sla_minutes: None,
                 note: Some(format!(
                     "The org's policy does not load ({e}); routed without it."
                 )),
+                ..Ask::default()
             },
         },
-        _ => Ask {
-            groups: Vec::new(),
-            min_threshold: 1,
-            sla_minutes: None,
-            note: None,
-        },
+        (Some(_), None) => {
+            return Err(ApiError::conflict(
+                "receipt_first",
+                "this org routes approvals by its policy, on the signed action: push the suspended receipt first",
+            ))
+        }
+        (None, _) => Ask::default(),
     };
     let threshold = requested.max(i64::from(ask.min_threshold));
     let roster = if !ask.groups.is_empty() {

@@ -1,7 +1,7 @@
 //! JSON shapes the API returns.
 
 use crate::clock::rfc3339;
-use crate::store::{ApprovalRow, VoteRow};
+use crate::store::{deciding_vote_in, ApprovalRow, VoteRow};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -106,9 +106,7 @@ pub struct ApprovalItem {
 
 impl ApprovalItem {
     pub fn of(row: &ApprovalRow, receipt_text: &str, votes: &[VoteRow], labels: &Labels) -> Self {
-        let deciding = (row.status != "pending")
-            .then(|| votes.iter().rfind(|v| v.decision == row.status))
-            .flatten();
+        let deciding = deciding_vote_in(&row.status, votes);
         ApprovalItem {
             approval_id: row.id.clone(),
             action_hash: row.action_hash.clone(),

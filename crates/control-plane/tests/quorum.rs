@@ -196,21 +196,11 @@ async fn a_device_votes_once_and_an_outsider_not_at_all() {
     // Enrolled and confirmed after the approval opened: not on its roster.
     let late = q.plane.enrolled_device(24).await;
     // It does not see it either.
-    let (_, list) = late.call(Method::GET, "/v1/approver/approvals", None).await;
-    assert!(list["items"].as_array().unwrap().is_empty(), "{list}");
-    let (status, _) = late
-        .call(
-            Method::GET,
-            &format!("/v1/approver/approvals/{}", q.hash),
-            None,
-        )
-        .await;
+    assert!(late.listed().await.is_empty());
+    let (status, _) = late.item(&q.hash).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // The others still share theirs.
-    let (_, list) = q.devices[1]
-        .call(Method::GET, "/v1/approver/approvals", None)
-        .await;
-    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(q.devices[1].listed().await, vec![q.hash.clone()]);
     let (status, body) = q.vote(&late, Decision::Approved).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["code"], "not_on_roster");

@@ -83,25 +83,6 @@ async fn org_with_policy() -> Org {
     }
 }
 
-async fn item(device: &Device, hash: &str) -> (StatusCode, Value) {
-    device
-        .call(Method::GET, &format!("/v1/approver/approvals/{hash}"), None)
-        .await
-}
-
-async fn listed(device: &Device) -> Vec<String> {
-    let (status, list) = device
-        .call(Method::GET, "/v1/approver/approvals", None)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{list}");
-    list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["action_hash"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[tokio::test]
 async fn the_rule_routes_to_its_group_with_its_threshold_and_deadline() {
     let org = org_with_policy().await;
@@ -118,18 +99,18 @@ async fn the_rule_routes_to_its_group_with_its_threshold_and_deadline() {
     assert_eq!(status, StatusCode::CREATED, "{view}");
     assert_eq!(view["threshold"], 2);
 
-    let (status, shown) = item(&org.treasury[0], &hash).await;
+    let (status, shown) = org.treasury[0].item(&hash).await;
     assert_eq!(status, StatusCode::OK, "{shown}");
     assert_eq!(shown["groups"], json!(["Treasury"]));
     assert_eq!(shown["roster"].as_array().unwrap().len(), 3);
     assert_eq!(shown["deadline_source"], "control_plane");
     assert_eq!(shown["sla_minutes"], 45);
     assert!(shown.get("routing_note").is_none(), "{shown}");
-    assert!(listed(&org.treasury[2]).await.contains(&hash));
+    assert!(org.treasury[2].listed().await.contains(&hash));
 
     // Outside the group: not listed, not shown, not counted.
-    assert!(!listed(&org.outsider).await.contains(&hash));
-    let (status, _) = item(&org.outsider, &hash).await;
+    assert!(!org.outsider.listed().await.contains(&hash));
+    let (status, _) = org.outsider.item(&hash).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, body) = org
         .outsider
@@ -166,7 +147,8 @@ async fn block_asks_nobody_and_disagreements_are_routed_with_a_note() {
     let (status, body) = open(&org.plane, &delete, 1).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["code"], "blocked_by_policy");
-    assert!(!listed(&org.treasury[0])
+    assert!(!org.treasury[0]
+        .listed()
         .await
         .contains(&delete.content.action_hash));
 
@@ -181,7 +163,7 @@ async fn block_asks_nobody_and_disagreements_are_routed_with_a_note() {
     let (status, view) = open(&org.plane, &payment, 1).await;
     assert_eq!(status, StatusCode::CREATED, "{view}");
     assert_eq!(view["threshold"], 2);
-    let (_, shown) = item(&org.treasury[1], &payment.content.action_hash).await;
+    let (_, shown) = org.treasury[1].item(&payment.content.action_hash).await;
     let note = shown["routing_note"].as_str().unwrap();
     assert!(
         note.contains("`payments.treasury`") && note.contains("`payment.small`"),
@@ -198,7 +180,7 @@ async fn block_asks_nobody_and_disagreements_are_routed_with_a_note() {
     );
     let (status, _) = open(&org.plane, &tool, 1).await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, shown) = item(&org.outsider, &tool.content.action_hash).await;
+    let (status, shown) = org.outsider.item(&tool.content.action_hash).await;
     assert_eq!(status, StatusCode::OK, "{shown}");
     assert!(shown["routing_note"]
         .as_str()
@@ -216,7 +198,7 @@ async fn block_asks_nobody_and_disagreements_are_routed_with_a_note() {
     );
     let (status, view) = open(&org.plane, &payment, 1).await;
     assert_eq!(status, StatusCode::CREATED, "{view}");
-    let (_, shown) = item(&org.outsider, &payment.content.action_hash).await;
+    let (_, shown) = org.outsider.item(&payment.content.action_hash).await;
     assert!(shown["routing_note"]
         .as_str()
         .unwrap()
@@ -254,9 +236,9 @@ async fn a_passed_deadline_rejects_the_approval_as_expired() {
     let hash = receipt.content.action_hash.clone();
     let (status, _) = open(&plane, &receipt, 1).await;
     assert_eq!(status, StatusCode::CREATED);
-    let (_, shown) = item(&device, &hash).await;
+    let (_, shown) = device.item(&hash).await;
     assert_eq!(shown["deadline_source"], "signed");
-    assert!(listed(&device).await.contains(&hash));
+    assert!(device.listed().await.contains(&hash));
 
     tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
     // A vote after the deadline does not count, even before the sweep.
@@ -270,8 +252,8 @@ async fn a_passed_deadline_rejects_the_approval_as_expired() {
         .op(Method::GET, &format!("/v1/approvals/{hash}"), None)
         .await;
     assert_eq!(view["status"], "rejected");
-    assert!(!listed(&device).await.contains(&hash));
-    let (_, shown) = item(&device, &hash).await;
+    assert!(!device.listed().await.contains(&hash));
+    let (_, shown) = device.item(&hash).await;
     assert_eq!(shown["resolution"], "expired");
 
     // The sweep alone expires an approval nobody voted on.

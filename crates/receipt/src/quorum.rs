@@ -79,6 +79,18 @@ pub(crate) fn canonical_with_records(
     canonical_bytes_in_place(&mut body)
 }
 
+/// The canonical bytes one approver's leg covers: the quorum base with
+/// only `record` in `approvers`.
+fn leg_canonical(
+    suspended: &Content,
+    threshold: u32,
+    roster: &[String],
+    record: &ApproverRecord,
+) -> Result<Vec<u8>, PromoteError> {
+    let base = quorum_base(suspended, threshold, roster)?;
+    Ok(canonical_with_records(&base, std::slice::from_ref(record))?)
+}
+
 /// The exact bytes one approver signs:
 /// `"heso-approval/v1" 0x00 ++ C(base with approvers = [record])`.
 pub fn quorum_cosign_payload(
@@ -87,8 +99,7 @@ pub fn quorum_cosign_payload(
     roster: &[String],
     record: &ApproverRecord,
 ) -> Result<Vec<u8>, PromoteError> {
-    let base = quorum_base(suspended, threshold, roster)?;
-    let canonical = canonical_with_records(&base, std::slice::from_ref(record))?;
+    let canonical = leg_canonical(suspended, threshold, roster, record)?;
     Ok(domain_message(APPROVAL_DOMAIN, &canonical))
 }
 
@@ -100,8 +111,7 @@ pub fn quorum_cosign(
     roster: &[String],
     record: &ApproverRecord,
 ) -> Result<Signature, PromoteError> {
-    let base = quorum_base(suspended, threshold, roster)?;
-    let canonical = canonical_with_records(&base, std::slice::from_ref(record))?;
+    let canonical = leg_canonical(suspended, threshold, roster, record)?;
     Ok(sign_in_domain(approver, APPROVAL_DOMAIN, &canonical))
 }
 

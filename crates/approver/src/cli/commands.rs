@@ -338,23 +338,19 @@ pub fn show(hash: &str, json: bool) -> Result<()> {
 /// After a vote on a k-of-n approval: how far the quorum is, in words
 /// (empty for a single-approver approval, or when the control plane is away).
 fn quorum_progress(approver: &Approver, hash: &str) -> String {
-    let Ok(item) = runtime().block_on(approver.client.approval(&approver.key, hash)) else {
-        return String::new();
-    };
-    let threshold = item["threshold"].as_u64().unwrap_or(1);
-    if threshold <= 1 {
-        return String::new();
-    }
-    let approved = item["approved_count"].as_u64().unwrap_or(0);
-    match item["status"].as_str() {
-        Some("pending") => {
-            let more = threshold.saturating_sub(approved);
-            format!(
-                " {approved} of {threshold} approvals so far: waiting for {more} more {}.",
-                if more == 1 { "approver" } else { "approvers" }
-            )
-        }
-        Some(status) => format!(" The approval is now {}.", visible(status)),
+    match runtime().block_on(approver.quorum_progress(hash)) {
+        Some(p) if p.status == "pending" => format!(
+            " {} of {} approvals so far: waiting for {} more {}.",
+            p.approved,
+            p.threshold,
+            p.more(),
+            if p.more() == 1 {
+                "approver"
+            } else {
+                "approvers"
+            }
+        ),
+        Some(p) => format!(" The approval is now {}.", p.status),
         None => String::new(),
     }
 }

@@ -220,12 +220,23 @@ pub struct Store {
 const APPROVAL_COLUMNS: &str = "a.id, a.org_id, a.action_hash, a.workflow, a.account, a.rule_id, \
      a.scope, a.threshold, a.matched_conditions, a.status, a.opened_at, a.deadline_at, a.resolved_at, \
      a.roster, a.approved_count, a.groups, a.routing_note, a.deadline_source, a.resolution";
-/// An approval a viewer (`?4`, a base64 key, or NULL for everyone) may see.
-const VISIBLE_TO: &str = "(?4 IS NULL OR a.roster = '[]'
-     OR EXISTS(SELECT 1 FROM json_each(a.roster) WHERE json_each.value = ?4))";
-/// The same with the viewer as `?2`.
-const VISIBLE_TO_2: &str = "(?2 IS NULL OR a.roster = '[]'
-     OR EXISTS(SELECT 1 FROM json_each(a.roster) WHERE json_each.value = ?2))";
+/// The condition that an approval `a` is one the viewer (query parameter
+/// `?{param}`: a base64 key, or NULL for everyone) may see.
+fn visible_to(param: usize) -> String {
+    format!(
+        "(?{param} IS NULL OR a.roster = '[]'
+         OR EXISTS(SELECT 1 FROM json_each(a.roster) WHERE json_each.value = ?{param}))"
+    )
+}
+
+/// The vote that resolved an approval in `status`: the last one of that
+/// decision (`None` while pending).
+pub fn deciding_vote_in<'a>(status: &str, votes: &'a [VoteRow]) -> Option<&'a VoteRow> {
+    if status == "pending" {
+        return None;
+    }
+    votes.iter().rfind(|v| v.decision == status)
+}
 /// How many columns `APPROVAL_COLUMNS` selects: joined columns follow.
 const APPROVAL_WIDTH: usize = 19;
 
@@ -858,8 +869,9 @@ impl Store {
             "SELECT {APPROVAL_COLUMNS}, r.receipt, a.rowid FROM approvals a
              JOIN receipts r ON r.org_id = a.org_id AND r.action_hash = a.action_hash
              WHERE a.org_id = ?1 AND a.status = 'pending' AND a.has_receipt = 1 AND a.rowid < ?2
-               AND {VISIBLE_TO}
-             ORDER BY a.rowid DESC LIMIT ?3"
+               AND {}
+             ORDER BY a.rowid DESC LIMIT ?3",
+            visible_to(4)
         );
         self.rows(
             &sql,
@@ -880,7 +892,8 @@ impl Store {
             .prepare_cached(&format!(
                 "SELECT COUNT(*) FROM approvals a
                  WHERE a.org_id = ?1 AND a.status = 'pending' AND a.has_receipt = 1
-                   AND {VISIBLE_TO_2}"
+                   AND {}",
+                visible_to(2)
             ))?
             .query_row(params![org, viewer], |r| r.get(0))?)
     }
@@ -938,11 +951,9 @@ impl Store {
         }
         let votes = Self::votes_in(&tx, &vote.approval_id)?;
         if status != "pending" {
-            let deciding = votes
-                .into_iter()
-                .rfind(|v| v.decision == status)
+            let deciding = deciding_vote_in(&status, &votes)
                 .ok_or_else(|| StoreError::Conflict("a resolved approval has no vote".into()))?;
-            return Ok(VoteOutcome::AlreadyDecided(deciding));
+            return Ok(VoteOutcome::AlreadyDecided(deciding.clone()));
         }
         if let Some(mine) = votes
             .into_iter()
@@ -1006,10 +1017,8 @@ impl Store {
         if approval.status == "pending" {
             return Ok(None);
         }
-        Ok(self
-            .votes(&approval.id)?
-            .into_iter()
-            .rfind(|v| v.decision == approval.status))
+        let votes = self.votes(&approval.id)?;
+        Ok(deciding_vote_in(&approval.status, &votes).cloned())
     }
 
     pub fn nonce_seen(&self, org: OrgId, nonce_hex: &str) -> Result<bool> {

@@ -562,6 +562,24 @@ impl Device {
         .to_bytes()
     }
 
+    /// `GET /v1/approver/approvals/{hash}`: one approval as this device may see it.
+    pub async fn item(&self, hash: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, &format!("/v1/approver/approvals/{hash}"), None)
+            .await
+    }
+
+    /// The action hashes in this device's pending list.
+    pub async fn listed(&self) -> Vec<String> {
+        let (status, list) = self.call(Method::GET, "/v1/approver/approvals", None).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["action_hash"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     pub async fn decide(&self, hash: &str, body: Value) -> (StatusCode, Value) {
         self.call(
             Method::POST,
