@@ -402,6 +402,10 @@ async fn approve_reject_and_refuse_in_the_real_window() {
     for expect_entry in [true, false] {
         ui.click(&ui.wait_for("[data-testid=start-at-login]").await)
             .await;
+        let checked = ui
+            .script("return document.querySelector('[data-testid=start-at-login]').checked")
+            .await;
+        assert_eq!(checked, expect_entry, "the box did not change");
         ui.click(&ui.wait_for("[data-testid=settings-save]").await)
             .await;
         for _ in 0..100 {

@@ -4,6 +4,7 @@
 
 use base64::Engine as _;
 use serde_json::{json, Value};
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -57,7 +58,12 @@ impl Driver {
                 &native.to_string(),
             ])
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::inherit())
+            // Its own process group, so that stopping it also stops the
+            // WebKitWebDriver and the app it started, even after a failed
+            // test: a leftover app would take the next launch through the
+            // single-instance handoff.
+            .process_group(0);
         for (name, value) in env {
             command.env(name, value);
         }
@@ -177,13 +183,28 @@ impl Driver {
         .map(str::to_owned)
     }
 
+    /// Clicks an element; while something covers it (a toast fading out),
+    /// tries again for up to 10 s rather than carrying on as if it had worked.
     pub async fn click(&self, element: &str) {
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{element}/click"),
-            Some(json!({})),
-        )
-        .await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let answer = self
+                .call(
+                    reqwest::Method::POST,
+                    &format!("/element/{element}/click"),
+                    Some(json!({})),
+                )
+                .await;
+            let intercepted = answer["error"] == "element click intercepted";
+            if !intercepted {
+                return;
+            }
+            if Instant::now() > deadline {
+                self.screenshot("click-intercepted").await;
+                panic!("the click stayed intercepted: {answer}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Types `text` into an element, as key presses.
@@ -235,6 +256,16 @@ impl Driver {
             .delete(format!("{}/session/{}", self.base, self.session))
             .send()
             .await;
+        self.stop();
+    }
+
+    /// Stops tauri-driver and everything in its process group.
+    fn stop(&mut self) {
+        let group = format!("-{}", self.process.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
@@ -242,6 +273,6 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.process.kill();
+        self.stop();
     }
 }
