@@ -8,7 +8,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use heso_interop_tests::diff::{accepted_contents, cases, key, seed};
+use heso_interop_tests::diff::{accepted_contents, assert_same_verdict, cases, key, seed};
 use heso_interop_tests::gen::Gen;
 use heso_interop_tests::oracle::Oracle;
 use heso_receipt::keys::{public_key_b64, sign_in_domain, APPROVAL_DOMAIN, OPERATOR_DOMAIN};
@@ -311,22 +311,6 @@ fn broken_quorum(
         over_full_content,
     }
     .sign(operator)
-}
-
-/// Our verdict and the vendor's agree on kind and trust level, and on the
-/// detail wherever the vendor gives one.
-fn assert_same_verdict(oracle: &mut Oracle, text: &str, what: &str) {
-    let theirs = oracle.must(json!({"op": "verify", "receipt": text}))["verdict"].clone();
-    let ours = verify_receipt_bytes(text.as_bytes()).verdict;
-    assert_eq!(ours.kind.as_str(), theirs["kind"], "{what}: {text}");
-    assert_eq!(
-        ours.trust_level.map(TrustLevel::as_str),
-        theirs["trust_level"].as_str(),
-        "{what}: {text}"
-    );
-    if let Some(detail) = theirs["detail"].as_str() {
-        assert_eq!(ours.detail.as_deref(), Some(detail), "{what}: {text}");
-    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use crate::gen::Gen;
 use crate::oracle::Oracle;
-use heso_receipt::{keys, verify_receipt_bytes, ApproverRecord, Decision, SigningKey};
+use heso_receipt::{keys, verify_receipt_bytes, ApproverRecord, Decision, SigningKey, TrustLevel};
 use rand::Rng;
 use serde_json::json;
 
@@ -61,4 +61,20 @@ pub fn accepted_contents(gen: &mut Gen, oracle: &mut Oracle, agent: &str, n: usi
         }
     }
     out
+}
+
+/// Our verdict and the vendor's agree on kind and trust level, and on the
+/// detail wherever the vendor gives one.
+pub fn assert_same_verdict(oracle: &mut Oracle, text: &str, what: &str) {
+    let theirs = oracle.must(json!({"op": "verify", "receipt": text}))["verdict"].clone();
+    let ours = verify_receipt_bytes(text.as_bytes()).verdict;
+    assert_eq!(ours.kind.as_str(), theirs["kind"], "{what}: {text}");
+    assert_eq!(
+        ours.trust_level.map(TrustLevel::as_str),
+        theirs["trust_level"].as_str(),
+        "{what}: {text}"
+    );
+    if let Some(detail) = theirs["detail"].as_str() {
+        assert_eq!(ours.detail.as_deref(), Some(detail), "{what}: {text}");
+    }
 }

@@ -169,6 +169,11 @@ pub fn verify_item(profile: &Profile, item: &Value) -> Result<VerifiedItem, Refu
         return Err(Refusal::UnsignedValues(verdict.unsigned_paths.join(", ")));
     }
     let receipt = verified.receipt.expect("a verified receipt parsed");
+    // A gated action's session link is decided by a decision link, not by
+    // an L1 co-signature over it (and carries no operator role to check).
+    if let Some(kind) = receipt.content.kind.filter(|k| *k != ReceiptKind::Action) {
+        return Err(Refusal::SessionLink(kind.as_str()));
+    }
     let operator = keys::public_key_b64(
         &verified
             .operator_key
@@ -181,11 +186,6 @@ pub fn verify_item(profile: &Profile, item: &Value) -> Result<VerifiedItem, Refu
     }
     if receipt.content.agent_identity != operator {
         return Err(Refusal::AgentIdentityMismatch);
-    }
-    // A gated action's session link is decided by a decision link, not by
-    // an L1 co-signature over it.
-    if let Some(kind) = receipt.content.kind.filter(|k| *k != ReceiptKind::Action) {
-        return Err(Refusal::SessionLink(kind.as_str()));
     }
     if receipt.content.trust_level != TrustLevel::L0 {
         return Err(Refusal::NotL0(receipt.content.trust_level.as_str()));

@@ -198,6 +198,7 @@ async fn tampered_items_are_refused_and_nothing_is_signed() {
 
     let stranger = SigningKey::from_bytes(&[77; 32]);
     let operator = plane.operator.clone();
+    let linker = plane.operator.clone();
     // A genuine receipt of another approval (say, a larger payment).
     let other = plane.suspended(99_000);
     let cases: Vec<(&str, Tamper, &str)> = vec![
@@ -248,6 +249,20 @@ async fn tampered_items_are_refused_and_nothing_is_signed() {
                 content.session_id = Some("s1".into());
                 content.seq = Some(0);
                 serde_json::to_value(sign_as_operator(&operator, content).unwrap()).unwrap()
+            }),
+            "Suspended kind's required domain",
+        ),
+        (
+            // The same link signed as the suspend/resume layer signs it: a
+            // valid session link, still never co-signed as an approval.
+            "a signed session link",
+            Box::new(move |r| {
+                let mut content = r.content.clone();
+                content.kind = Some(ReceiptKind::Suspended);
+                content.session_id = Some("s1".into());
+                content.seq = Some(0);
+                let link = sign_link(&linker, "operator", content).unwrap().unwrap();
+                serde_json::to_value(link).unwrap()
             }),
             "link of a gated action's session",
         ),

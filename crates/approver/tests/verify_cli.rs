@@ -137,3 +137,55 @@ fn usage_errors_exit_64_and_missing_files_66() {
     );
     assert_eq!(run(&["--help"]).status.code(), Some(0));
 }
+
+/// A session chain written by the vendor's suspend/resume layer (from the
+/// lifecycle vectors), and one of its links as an agent would forge it.
+fn vendor_links(prefix: &str) -> Vec<Value> {
+    let all: Value =
+        serde_json::from_str(include_str!("../../receipt/tests/vectors/lifecycle.json")).unwrap();
+    all["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"].as_str().unwrap().starts_with(prefix))
+        .map(|c| c["receipt"].clone())
+        .collect()
+}
+
+#[test]
+fn a_gated_sessions_links_verify_by_kind_and_say_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = vendor_links("real full chain");
+    assert_eq!(chain.len(), 4);
+    let lines: Vec<String> = chain.iter().map(Value::to_string).collect();
+    let file = write(dir.path(), "chain.jsonl", &(lines.join("\n") + "\n"));
+    let out = run(&["verify", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let text = stdout(&out);
+    for (line, verdict) in ["Valid L0", "Valid L1", "Valid L1", "Valid L0"]
+        .iter()
+        .enumerate()
+    {
+        assert!(
+            text.contains(&format!("{file}:{}: {verdict}\n", line + 1)),
+            "{text}"
+        );
+    }
+    for kind in ["suspended", "escalated", "approved", "completed"] {
+        assert!(text.contains(&format!("session link `{kind}`")), "{text}");
+    }
+    assert!(text.ends_with("4 valid, 0 invalid\n"), "{text}");
+
+    // The agent's host signs its own "approved" link as the operator.
+    let forged = vendor_links("approved, action domain, role operator");
+    let file = write(dir.path(), "forged.json", &forged[0].to_string());
+    let out = run(&["verify", "--json", &file]);
+    assert_ne!(out.status.code(), Some(0));
+    let verdict: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(verdict["kind"], "Malformed");
+    assert_eq!(verdict["session_link"], "approved");
+    assert!(verdict["detail"]
+        .as_str()
+        .unwrap()
+        .contains("a customer cannot approve their own pause"));
+}

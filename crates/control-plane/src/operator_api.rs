@@ -76,11 +76,18 @@ async fn verify_operator_receipt(
         ));
     }
     let receipt = verified.receipt.expect("a verified receipt parsed");
-    let operator = keys::public_key_b64(
-        &verified
-            .operator_key
-            .expect("valid receipts have an operator key"),
-    );
+    // Session links (`suspended`, decisions, `completed`) are verified by
+    // kind and carry no operator role; approvals and the log take actions.
+    let Some(operator_key) = verified.operator_key else {
+        return Err(ApiError::unprocessable(
+            "session_link",
+            format!(
+                "a `{}` link of a gated action's session is not an action receipt",
+                receipt.content.kind.map_or("?", |k| k.as_str())
+            ),
+        ));
+    };
+    let operator = keys::public_key_b64(&operator_key);
     let operator_keys = state.db(move |s| s.operator_keys(org)).await?;
     if !operator_keys.contains(&operator) {
         return Err(ApiError::forbidden(

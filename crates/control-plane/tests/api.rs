@@ -61,6 +61,30 @@ async fn receipts_that_do_not_verify_are_refused_with_their_verdict() {
     assert_eq!(body["verdict"]["kind"], "Malformed");
 }
 
+/// A gated action's session links verify by kind, with no operator role:
+/// the agent's host cannot slip one in as an action to approve or log,
+/// whether signed as the suspend/resume layer signs it or as an action
+/// (an approval opens only on a receipt that was pushed).
+#[tokio::test]
+async fn session_links_are_not_taken_as_actions() {
+    let plane = Plane::start().await;
+    let mut content = plane.suspended(4200).content;
+    content.kind = Some(ReceiptKind::Suspended);
+    content.session_id = Some("s1".into());
+    content.seq = Some(0);
+    let link = sign_link(&plane.operator, "operator", content.clone())
+        .unwrap()
+        .unwrap();
+    let (status, body) = plane.push(&link, None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "session_link");
+
+    let as_action = sign_as_operator(&plane.operator, content).unwrap();
+    let (status, body) = plane.push(&as_action, None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["verdict"]["kind"], "Malformed");
+}
+
 #[tokio::test]
 async fn bad_requests_get_clear_errors() {
     let plane = Plane::start().await;

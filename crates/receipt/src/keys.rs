@@ -1,4 +1,4 @@
-//! Ed25519 keys, the three signing domains, and their base64 forms.
+//! Ed25519 keys, the signing domains, and their base64 forms.
 //!
 //! Every signature is Ed25519 over `domain ++ 0x00 ++ message`. Verification is
 //! strict (canonical `S`, no small-order keys or `R`), as the vendor requires.
@@ -14,6 +14,11 @@ pub const OPERATOR_DOMAIN: &[u8] = b"heso-action/v1";
 pub const APPROVAL_DOMAIN: &[u8] = b"heso-approval/v1";
 /// The approval token's signature uses this domain.
 pub const TOKEN_DOMAIN: &[u8] = b"heso-approval-token/v1";
+/// A gated action's `suspended` session link is signed under this domain.
+pub const SUSPEND_DOMAIN: &[u8] = b"heso-action-suspend/v1";
+/// A session's decision links (`approved`, `denied`, `escalated`, `expired`)
+/// are signed under this domain, by the decision key alone.
+pub const DECISION_DOMAIN: &[u8] = b"heso-action-decision/v1";
 
 /// `domain ++ 0x00 ++ message`: the exact bytes a signature covers.
 pub fn domain_message(domain: &[u8], message: &[u8]) -> Vec<u8> {

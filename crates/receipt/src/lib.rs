@@ -7,6 +7,7 @@
 //! - [`keys`]: Ed25519 with domain separation, strict verification, base64 forms.
 //! - [`cosign`]: L1 promotion, the approver's co-signature, operator signing and assembly.
 //! - [`quorum`]: k-of-n approvals: the quorum base, each approver's co-signature, assembly.
+//! - [`lifecycle`]: the session links of gated actions, verified by kind.
 //! - [`token`]: the approval token (the approver's vote).
 //! - [`verify`]: the offline verifier.
 
@@ -14,6 +15,7 @@ pub mod canonical;
 pub mod cosign;
 pub mod enrolment;
 pub mod keys;
+pub mod lifecycle;
 pub mod quorum;
 pub mod request_auth;
 pub mod token;
@@ -25,6 +27,7 @@ pub use cosign::{
     assemble_l1, cosign, cosign_payload, promote_to_l1, record_text, sign_as_operator,
 };
 pub use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+pub use lifecycle::sign_link;
 pub use quorum::{assemble_quorum, quorum_base, quorum_cosign, quorum_cosign_payload, QuorumLeg};
 pub use token::{ApprovalToken, TokenDecision, TokenError, TokenRequirements};
 pub use verify::{verify_receipt, verify_receipt_bytes, Verdict, VerdictKind, Verified};

@@ -6,10 +6,11 @@ use crate::keys::{
     decode_public_key, decode_signature, public_key_b64, verify_in_domain, KeyError,
     APPROVAL_DOMAIN, OPERATOR_DOMAIN,
 };
+use crate::lifecycle::{link_rule, LinkRule};
 use crate::quorum::canonical_with_records;
 use crate::wire::{
-    Content, Decision, MultiApproval, Receipt, RedactionMode, SignatureEntry, TrustLevel,
-    ACTION_VERSION, RECEIPT_ALG,
+    Content, Decision, MultiApproval, Receipt, ReceiptKind, RedactionMode, SignatureEntry,
+    TrustLevel, ACTION_VERSION, RECEIPT_ALG,
 };
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
@@ -67,6 +68,9 @@ pub struct Verdict {
     pub approver_identity_mismatch: bool,
     /// Values present in the input that no signature covers (see `wire`).
     pub unsigned_paths: Vec<String>,
+    /// Set for a session link (`suspended`, a decision, `completed`, …),
+    /// whose trust level is the one written in it, not derived from roles.
+    pub session_link: Option<ReceiptKind>,
 }
 
 impl Verdict {
@@ -77,6 +81,7 @@ impl Verdict {
             detail: detail.into(),
             approver_identity_mismatch: false,
             unsigned_paths: Vec::new(),
+            session_link: None,
         }
     }
 
@@ -98,6 +103,10 @@ pub struct Verified {
     /// A quorum's approver keys, in signature order, once every leg has
     /// verified and the threshold is met.
     pub quorum_keys: Vec<VerifyingKey>,
+    /// A session link's signer: the key whose signature verified under the
+    /// link's domain. Session links have no `operator_key` or `approver_key`:
+    /// the vendor does not read roles from them.
+    pub link_signer: Option<VerifyingKey>,
 }
 
 /// Verify receipt JSON bytes.
@@ -133,6 +142,7 @@ impl Verifier {
                 operator_key: None,
                 approver_key: None,
                 quorum_keys: Vec::new(),
+                link_signer: None,
             },
         }
     }
@@ -141,18 +151,23 @@ impl Verifier {
         let mut operator_key = None;
         let mut approver_key = None;
         let mut quorum_keys = Vec::new();
-        let verdict = self.run_gates(
-            &mut receipt,
-            &mut operator_key,
-            &mut approver_key,
-            &mut quorum_keys,
-        );
+        let mut link_signer = None;
+        let verdict = match link_rule(receipt.content.kind) {
+            Some(rule) => self.verify_link(&mut receipt, &rule, &mut link_signer),
+            None => self.run_gates(
+                &mut receipt,
+                &mut operator_key,
+                &mut approver_key,
+                &mut quorum_keys,
+            ),
+        };
         Verified {
             receipt: Some(receipt),
             verdict,
             operator_key,
             approver_key,
             quorum_keys,
+            link_signer,
         }
     }
 
@@ -166,6 +181,53 @@ impl Verifier {
         let decoded = decode_public_key(text);
         self.keys.insert(text.to_owned(), decoded);
         decoded
+    }
+
+    /// A session link, checked as the vendor does (see `lifecycle`): the
+    /// hash, then any signature under the kind's domain.
+    fn verify_link(
+        &mut self,
+        receipt: &mut Receipt,
+        rule: &LinkRule,
+        signer: &mut Option<VerifyingKey>,
+    ) -> Verdict {
+        let canonical = match canonical_bytes_in_place(&mut receipt.content) {
+            Ok(bytes) => bytes,
+            Err(e) => return Verdict::fail(VerdictKind::Malformed, e.to_string()),
+        };
+        let content = &receipt.content;
+        if hash_hex(&canonical) != content.action_hash {
+            return Verdict::fail(VerdictKind::HashMismatch, None);
+        }
+        // The keys whose signatures verify under `domain`, in order.
+        let signers = |verifier: &mut Self, domain: &[u8]| -> Vec<VerifyingKey> {
+            receipt
+                .signatures
+                .iter()
+                .filter_map(|entry| verifier.check_signature(entry, domain, &canonical).ok())
+                .collect()
+        };
+        let refuse = |detail: String| Verdict {
+            session_link: content.kind,
+            ..Verdict::fail(VerdictKind::Malformed, detail)
+        };
+        let Some(&key) = signers(self, rule.domain).first() else {
+            let operator_signed = rule.decision && !signers(self, OPERATOR_DOMAIN).is_empty();
+            return refuse(rule.refusal(operator_signed));
+        };
+        // The first decision signer must not also have signed the action.
+        if rule.decision && signers(self, OPERATOR_DOMAIN).contains(&key) {
+            return refuse(rule.self_approval());
+        }
+        *signer = Some(key);
+        Verdict {
+            kind: VerdictKind::Valid,
+            trust_level: Some(content.trust_level),
+            detail: None,
+            approver_identity_mismatch: false,
+            unsigned_paths: content.unsigned_paths(),
+            session_link: content.kind,
+        }
     }
 
     fn run_gates(
@@ -276,6 +338,7 @@ impl Verifier {
             detail: None,
             approver_identity_mismatch,
             unsigned_paths: content.unsigned_paths(),
+            session_link: None,
         }
     }
 

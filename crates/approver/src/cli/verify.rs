@@ -145,6 +145,13 @@ fn explain(verdict: &Verdict) -> Option<String> {
 
 fn warnings(verdict: &Verdict) -> Vec<String> {
     let mut list = Vec::new();
+    if let (Some(kind), true) = (verdict.session_link, verdict.is_valid()) {
+        list.push(format!(
+            "session link `{}` of a gated action: its trust level is the one written in it, \
+             not derived from who signed, and its place in the session's chain is not checked",
+            kind.as_str()
+        ));
+    }
     if verdict.approver_identity_mismatch {
         list.push("approver_decision.approver_identity is not the key that co-signed".to_owned());
     }
@@ -188,6 +195,9 @@ fn write_json(out: &mut impl Write, source: &str, verdict: &Verdict) -> io::Resu
         "unsigned_fields".into(),
         verdict.unsigned_paths.clone().into(),
     );
+    if let Some(kind) = verdict.session_link {
+        object.insert("session_link".into(), kind.as_str().into());
+    }
     serde_json::to_writer(&mut *out, &object)?;
     writeln!(out)
 }

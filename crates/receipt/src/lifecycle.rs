@@ -1,0 +1,97 @@
+//! Session links of the suspend/resume layer (`@heso.gated`): receipts whose
+//! `kind` is not `action`. The vendor verifies them by kind, not by role:
+//! each kind has one signing domain, and the link is `Valid` when any of its
+//! signatures verifies under that domain, whatever its `key_id`. The
+//! embedded trust level is returned as written; the algorithm tag, the
+//! action version and the redaction markers are not checked.
+//!
+//! A decision link with only an operator-domain signature is refused in the
+//! vendor's words (a customer cannot approve their own pause), and so is one
+//! whose first decision signer also signed it under the operator's domain.
+
+use crate::canonical::{canonical_bytes_in_place, seal, CanonicalError};
+use crate::cosign::signature_entry;
+use crate::keys::{sign_in_domain, DECISION_DOMAIN, OPERATOR_DOMAIN, SUSPEND_DOMAIN};
+use crate::wire::{Content, Receipt, ReceiptKind, RECEIPT_ALG};
+use ed25519_dalek::SigningKey;
+
+/// How one kind of session link is signed.
+pub struct LinkRule {
+    /// The domain its signature must verify under.
+    pub domain: &'static [u8],
+    /// The kind as the vendor names it in its verdicts (`Suspended`, …).
+    pub name: &'static str,
+    /// A decision (`approved`, `denied`, `escalated`, `expired`): signed by
+    /// the decision key, never by the operator.
+    pub decision: bool,
+}
+
+/// The rule for `kind`, or `None` for a plain action receipt (verified by
+/// role: operator signature, optional approver co-signature).
+pub fn link_rule(kind: Option<ReceiptKind>) -> Option<LinkRule> {
+    use ReceiptKind::*;
+    let (domain, name, decision) = match kind? {
+        Action => return None,
+        Suspended => (SUSPEND_DOMAIN, "Suspended", false),
+        Approved => (DECISION_DOMAIN, "Approved", true),
+        Denied => (DECISION_DOMAIN, "Denied", true),
+        Escalated => (DECISION_DOMAIN, "Escalated", true),
+        Expired => (DECISION_DOMAIN, "Expired", true),
+        Completed => (OPERATOR_DOMAIN, "Completed", false),
+        KeyRotation => (OPERATOR_DOMAIN, "KeyRotation", false),
+    };
+    Some(LinkRule {
+        domain,
+        name,
+        decision,
+    })
+}
+
+impl LinkRule {
+    /// The vendor's detail when the decision key also signed the action.
+    pub fn self_approval(&self) -> String {
+        format!(
+            "{} decision is signed by the same key that produced an action \
+             authorization on this receipt — no self-approval",
+            self.name
+        )
+    }
+
+    /// The vendor's detail when no signature verifies under the domain;
+    /// `operator_signed` says whether one verified under the operator's.
+    pub fn refusal(&self, operator_signed: bool) -> String {
+        if self.decision && operator_signed {
+            format!(
+                "{} is decision-signed, but only a producer (operator) signature is present \
+                 — a customer cannot approve their own pause",
+                self.name
+            )
+        } else {
+            format!(
+                "no signature verifies under the {} kind's required domain",
+                self.name
+            )
+        }
+    }
+}
+
+/// Seals `content` and signs it under its kind's domain as the one
+/// signature, with role `key_id` (`operator` for the operator's links,
+/// `approver` for decision links). `None` for an action receipt.
+pub fn sign_link(
+    key: &SigningKey,
+    key_id: &str,
+    content: Content,
+) -> Option<Result<Receipt, CanonicalError>> {
+    let rule = link_rule(content.kind)?;
+    Some(seal(content).and_then(|mut content| {
+        let message = canonical_bytes_in_place(&mut content)?;
+        let signature = sign_in_domain(key, rule.domain, &message);
+        Ok(Receipt {
+            alg: RECEIPT_ALG.to_owned(),
+            content,
+            signatures: vec![signature_entry(key_id, &key.verifying_key(), &signature)],
+            transparency: None,
+        })
+    }))
+}
