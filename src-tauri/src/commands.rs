@@ -1,11 +1,8 @@
 //! The commands the window may call. Each checks its input, does its work
 //! through `heso_approver`, and answers with data or a sentence for the user.
 
-use crate::decision::{self, DecisionResult};
-use crate::demo;
+use crate::agent_link::tell;
 use crate::rows::{payload, QueuePayload};
-use crate::session::Session;
-use crate::settings::Settings;
 use crate::state::{AppState, Inner};
 use heso_approver::audit::{audit as audit_entries, export_lines, AuditEntry};
 use heso_approver::device_key::Keychain;
@@ -14,6 +11,10 @@ use heso_approver::enrol::{enrol as enrol_device, remove_device as remove};
 use heso_approver::profile::Profile;
 use heso_approver::view::{item_view, ItemView};
 use heso_approver::workflow::Approver;
+use heso_desktop::decision::{self, DecisionResult};
+use heso_desktop::ipc::Request;
+use heso_desktop::session::Session;
+use heso_desktop::settings::Settings;
 use heso_receipt::canonical::is_lower_hex_64;
 use heso_receipt::Decision;
 use serde::Serialize;
@@ -63,34 +64,21 @@ fn status_of(state: &AppState, inner: &Inner) -> Status {
     }
 }
 
-/// Opens the enrolled approver (restarting the embedded demo first when the
-/// profile points at it). Failures are kept for the status screen.
+/// Opens the enrolled approver and follows its queue (the embedded demo,
+/// if that is what it is enrolled with, is served by the agent). Failures
+/// are kept for the status screen.
 pub async fn open_session(app: &AppHandle, state: &AppState, inner: &mut Inner) {
     inner.session = None;
     inner.open_error = None;
-    let Ok(mut profile) = Profile::load(&state.home) else {
+    if Profile::load(&state.home).is_err() {
         return;
-    };
-    if inner.settings.demo && inner.demo.is_none() {
-        match demo::resume(&state.home, demo::port_of(&profile.url)).await {
-            Ok(running) => {
-                if running.url != profile.url {
-                    profile.url = running.url.clone();
-                    if let Err(e) = profile.save(&state.home) {
-                        inner.open_error = Some(e.to_string());
-                        return;
-                    }
-                }
-                inner.demo = Some(running);
-            }
-            Err(e) => {
-                inner.open_error = Some(format!("the local demo could not be restarted: {e}"));
-                return;
-            }
-        }
     }
-    match Session::start(app, &state.home, &inner.settings) {
-        Ok(session) => inner.session = Some(session),
+    match Session::start(&state.home, &inner.settings) {
+        Ok(mut session) => {
+            let follow = crate::window::follow_queue(app.clone(), session.queue.clone());
+            session.attach(tokio::spawn(follow));
+            inner.session = Some(session);
+        }
         Err(e) => inner.open_error = Some(e),
     }
 }
@@ -119,6 +107,7 @@ pub async fn enrol(
         .map_err(|e| e.to_string())?;
     inner.settings.demo = false;
     inner.settings.save(&state.home)?;
+    tell(&state.home, Request::DeviceChanged).await?;
     open_session(&app, &state, &mut inner).await;
     Ok(status_of(&state, &inner))
 }
@@ -131,37 +120,27 @@ fn default_label() -> String {
         .unwrap_or_else(|| "HESO Approver desktop".into())
 }
 
+/// Asks the agent for a fresh local demo (it serves the demo control plane
+/// and enrols with it), then opens the session here too.
 #[tauri::command]
 pub async fn start_demo(app: AppHandle, state: State<'_, AppState>) -> Answer<Status> {
     let mut inner = state.inner.lock().await;
-    enrol_with_demo(&app, &state, &mut inner).await?;
-    Ok(status_of(&state, &inner))
-}
-
-/// Starts a fresh embedded demo control plane, enrols with it and opens the session.
-pub async fn enrol_with_demo(app: &AppHandle, state: &AppState, inner: &mut Inner) -> Answer<()> {
     if Profile::load(&state.home).is_ok() {
         return Err(
             "this device is already enrolled; remove it in Settings to try the demo".into(),
         );
     }
-    let (running, code) = demo::start_fresh(&state.home)
+    crate::agent_link::ensure_agent(&state.home, false).await?;
+    heso_desktop::ipc::send(&state.home, &Request::StartDemo)
         .await
-        .map_err(|e| format!("the local demo could not start: {e}"))?;
-    enrol_device(
-        &state.home,
-        Keychain::Os,
-        &running.url,
-        &code,
-        "Demo device",
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    inner.demo = Some(running);
-    inner.settings.demo = true;
-    inner.settings.save(&state.home)?;
-    open_session(app, state, inner).await;
-    Ok(())
+        .map_err(|e| format!("the background agent did not answer: {e}"))
+        .and_then(|reply| match reply.ok {
+            true => Ok(()),
+            false => Err(reply.error.unwrap_or_default()),
+        })?;
+    inner.settings = Settings::load(&state.home);
+    open_session(&app, &state, &mut inner).await;
+    Ok(status_of(&state, &inner))
 }
 
 #[tauri::command]
@@ -305,7 +284,6 @@ const MUTE_AFTER_REPORT_SECS: i64 = 3600;
 /// stops drawing clicks. The audit marks it.
 #[tauri::command]
 pub async fn report_suspicious(
-    app: AppHandle,
     state: State<'_, AppState>,
     action_hash: String,
 ) -> Answer<DecisionResult> {
@@ -337,7 +315,7 @@ pub async fn report_suspicious(
             .insert(workflow.clone(), until);
         settings.save(&state.home)?;
         inner.settings = settings;
-        crate::notify::changed(&app);
+        tell(&state.home, Request::SettingsChanged).await?;
         result.message = format!(
             "Reported and rejected. Notifications from workflow “{}” are muted for an hour. {}",
             visible(&workflow),
@@ -443,7 +421,7 @@ pub async fn save_settings(
     if watch_changed && inner.session.is_some() {
         open_session(&app, &state, &mut inner).await;
     }
-    crate::notify::changed(&app);
+    tell(&state.home, Request::SettingsChanged).await?;
     Ok(settings)
 }
 
@@ -460,16 +438,15 @@ fn start_at_login(app: &AppHandle, on: bool) -> Answer<()> {
 
 /// Deletes the device key from the keychain and forgets the enrolment.
 #[tauri::command]
-pub async fn remove_device(app: AppHandle, state: State<'_, AppState>) -> Answer<Status> {
+pub async fn remove_device(state: State<'_, AppState>) -> Answer<Status> {
     let mut inner = state.inner.lock().await;
     inner.session = None;
-    // Its notifications go with it, whatever comes next.
-    crate::notify::changed(&app);
     remove(&state.home, Keychain::Os).map_err(|e| e.to_string())?;
-    inner.demo = None;
     inner.open_error = None;
     inner.settings.demo = false;
     inner.settings.save(&state.home)?;
+    // The agent closes its session (its notifications go) and its demo.
+    tell(&state.home, Request::DeviceChanged).await?;
     Ok(status_of(&state, &inner))
 }
 

@@ -2,20 +2,16 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod agent_link;
 mod commands;
-mod decision;
-mod demo;
-mod links;
-mod notify;
 mod rendering;
 mod rows;
-mod session;
-mod settings;
 mod state;
-mod tray;
 mod window;
 
-use settings::Settings;
+use heso_desktop::ipc::Request;
+use heso_desktop::links;
+use heso_desktop::settings::Settings;
 use state::{AppState, Inner};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -23,7 +19,7 @@ use tauri::{Manager, WindowEvent};
 use tauri_plugin_deep_link::DeepLinkExt;
 use tokio::sync::Mutex;
 
-/// Started at login: stay in the tray until asked for.
+/// Started at login: only the background agent, no window.
 const BACKGROUND_ARG: &str = "--background";
 
 fn main() {
@@ -36,11 +32,24 @@ fn main() {
             std::process::exit(69);
         }
     };
-    let settings = Settings::load(&home);
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // `--demo`: on a device not enrolled yet, start and enrol with the local demo.
+    // `--demo`: on a device not enrolled yet, the agent starts the local demo and enrols.
     let demo_by_default = args.iter().any(|a| a == "--demo");
     let in_background = args.iter().any(|a| a == BACKGROUND_ARG);
+    // The agent first: it serves the demo, the notifications and the tray,
+    // and stays when the window closes.
+    let agent = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| rt.block_on(agent_link::ensure_agent(&home, demo_by_default)));
+    if let Err(e) = &agent {
+        eprintln!("heso-approver-app: {e}");
+    }
+    if in_background {
+        std::process::exit(if agent.is_ok() { 0 } else { 70 });
+    }
+    let settings = Settings::load(&home);
     let keep_running = AtomicBool::new(settings.run_in_background);
     let launch_link = links::in_args(args.iter().map(String::as_str)).map(str::to_owned);
     tauri::Builder::default()
@@ -48,7 +57,6 @@ fn main() {
         .plugin(tauri_plugin_single_instance::init(
             |app, argv, _cwd| match links::in_args(argv.iter().map(String::as_str)) {
                 Some(link) => window::open_link(app, link),
-                None if argv.iter().any(|a| a == BACKGROUND_ARG) => {}
                 None => window::reveal(app, None),
             },
         ))
@@ -59,7 +67,7 @@ fn main() {
                 .build(),
         )
         .manage(AppState {
-            home,
+            home: home.clone(),
             started,
             inner: Mutex::new(Inner {
                 settings,
@@ -70,10 +78,6 @@ fn main() {
         })
         .setup(move |app| {
             let handle = app.handle().clone();
-            if let Err(e) = tray::build(&handle) {
-                eprintln!("heso-approver-app: no tray icon: {e}");
-            }
-            app.manage(notify::start(&handle));
             // Links the platform delivers as events (macOS); on Linux and
             // Windows they come as arguments: at launch, or to the running
             // instance through the single-instance callback above.
@@ -83,35 +87,26 @@ fn main() {
                     window::open_link(&links_handle, url.as_str());
                 }
             });
-            // The window is created hidden: started at login it stays in the
-            // tray until asked for, without a flash.
-            if !in_background {
-                if let Some(window) = app.get_webview_window(window::MAIN) {
-                    let _ = window.show();
-                }
+            if let Some(window) = app.get_webview_window(window::MAIN) {
+                let _ = window.show();
             }
             // Open the session before the window asks for its status.
             tauri::async_runtime::block_on(async {
                 let state = handle.state::<AppState>();
                 let mut inner = state.inner.lock().await;
-                let enrolled = heso_approver::profile::Profile::load(&state.home).is_ok();
-                if demo_by_default && !enrolled {
-                    if let Err(e) = commands::enrol_with_demo(&handle, &state, &mut inner).await {
-                        eprintln!("heso-approver-app: {e}");
-                    }
-                } else {
-                    commands::open_session(&handle, &state, &mut inner).await;
-                }
+                commands::open_session(&handle, &state, &mut inner).await;
             });
+            tauri::async_runtime::spawn(agent_link::follow_agent(handle.clone(), home.clone()));
             Ok(())
         })
         .on_window_event(|window, event| {
-            // Closing the window leaves the app in the tray, if the user wants that.
-            if let WindowEvent::CloseRequested { api, .. } = event {
+            // Closing the window ends this process; the agent stays in the
+            // tray unless the person wants the app gone with its window.
+            if let WindowEvent::CloseRequested { .. } = event {
                 let state = window.state::<AppState>();
-                if state.keep_running.load(Ordering::Relaxed) {
-                    api.prevent_close();
-                    let _ = window.hide();
+                if !state.keep_running.load(Ordering::Relaxed) {
+                    let home = state.home.clone();
+                    let _ = tauri::async_runtime::block_on(agent_link::tell(&home, Request::Quit));
                 }
             }
         })

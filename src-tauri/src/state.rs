@@ -1,10 +1,9 @@
-//! What the app holds while it runs: where the approver lives, the open
-//! session (if enrolled), the embedded demo (if that is what it is enrolled
-//! with) and the settings.
+//! What the window holds while it runs: where the approver lives, its own
+//! session (if enrolled) and the settings. The embedded demo, notifications
+//! and the tray belong to the background agent.
 
-use crate::demo::EmbeddedDemo;
-use crate::session::Session;
-use crate::settings::Settings;
+use heso_desktop::session::Session;
+use heso_desktop::settings::Settings;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -23,7 +22,6 @@ pub struct AppState {
 #[derive(Default)]
 pub struct Inner {
     pub session: Option<Session>,
-    pub demo: Option<EmbeddedDemo>,
     /// Why an enrolled approver could not be opened (keychain locked, ...).
     pub open_error: Option<String>,
     pub settings: Settings,

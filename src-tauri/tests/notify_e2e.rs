@@ -1,6 +1,7 @@
 //! Deciding from a desktop notification, against a real notification daemon
 //! (dunst) on the test's private D-Bus session, a real control plane, the
-//! vendor SDK as operator and the real app: the notification's summary, body
+//! vendor SDK as operator and the real app's background agent, with no window
+//! open: the notification's summary, body
 //! and buttons; Approve pressed in dunst → journalled, submitted, and
 //! `heso.finalize_l1` gives Valid at L1; Reject likewise; a large payment
 //! offers no Approve; a notification is withdrawn when its approval is
@@ -48,7 +49,7 @@ impl Drop for World {
 
 impl World {
     /// dunst, a control plane whose operator is the vendor SDK, this device
-    /// enrolled with it, and the app running.
+    /// enrolled with it, and the app's background agent running.
     async fn start() -> World {
         let daemon = NotificationDaemon::start();
         let project = tempfile::tempdir().unwrap();
@@ -77,7 +78,8 @@ impl World {
         .await
         .expect("enrolment");
         let log = std::fs::File::create(home.path().join("app.log")).unwrap();
-        let app = Command::new(env!("CARGO_BIN_EXE_heso-approver-app"))
+        // The background agent alone: notifications work with no window.
+        let app = Command::new(env!("CARGO_BIN_EXE_heso-approver-agent"))
             .env("HESO_APPROVER_HOME", &approver_home)
             .stdout(log.try_clone().unwrap())
             .stderr(log)

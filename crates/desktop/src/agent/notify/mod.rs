@@ -6,10 +6,9 @@ mod desktop;
 pub mod notice;
 mod planner;
 
+use super::Agent;
 use crate::decision::{self, Outcome};
 use crate::settings::NotificationSettings;
-use crate::state::AppState;
-use crate::window;
 use desktop::{tell, Desktop, Event, Markup, Response};
 use heso_approver::view::ItemView;
 use heso_approver::watch::QueueState;
@@ -17,12 +16,11 @@ use heso_receipt::Decision;
 use notice::{notice, parse_key, subject, APPROVE, CLICK, OPEN, REJECT};
 use planner::{Pending, Planner, Slot, Step};
 use std::sync::Arc;
-use tauri::{AppHandle, Manager};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::watch;
 
 /// Tells the notifier that the queue or the settings changed. Lives as long
-/// as the app, so what was notified survives a session restart (new
+/// as the agent, so what was notified survives a session restart (new
 /// settings, re-enrolment).
 #[derive(Clone)]
 pub struct Notifier {
@@ -35,21 +33,14 @@ impl Notifier {
     }
 }
 
-/// Nudges the app's notifier, if it runs.
-pub fn changed(app: &AppHandle) {
-    if let Some(notifier) = app.try_state::<Notifier>() {
-        notifier.changed();
-    }
-}
-
-/// Starts the notifier task for the app's lifetime.
-pub fn start(app: &AppHandle) -> Notifier {
+/// A notifier and the receiving end its task (`run`) takes.
+pub fn channel() -> (Notifier, UnboundedReceiver<()>) {
     let (nudge, nudges) = unbounded_channel();
-    tauri::async_runtime::spawn(run(app.clone(), nudges));
-    Notifier { nudge }
+    (Notifier { nudge }, nudges)
 }
 
-async fn run(app: AppHandle, mut nudges: UnboundedReceiver<()>) {
+/// The notifier task, for the agent's lifetime.
+pub async fn run(app: Arc<Agent>, mut nudges: UnboundedReceiver<()>) {
     let (events_tx, mut events) = unbounded_channel();
     let desktop = tokio::task::spawn_blocking(move || Desktop::new(events_tx)).await;
     let Ok(mut desktop) = desktop else { return };
@@ -77,9 +68,8 @@ struct Snapshot {
     approver: Arc<tokio::sync::Mutex<heso_approver::workflow::Approver>>,
 }
 
-async fn snapshot(app: &AppHandle) -> Option<Snapshot> {
-    let state = app.state::<AppState>();
-    let inner = state.inner.lock().await;
+async fn snapshot(app: &Agent) -> Option<Snapshot> {
+    let inner = app.inner.lock().await;
     let session = inner.session.as_ref()?;
     Some(Snapshot {
         queue: session.queue.clone(),
@@ -93,7 +83,7 @@ async fn carry_out(desktop: &mut Desktop, planner: &mut Planner, steps: Vec<Step
         match step {
             Step::Show(slot, notice) => {
                 if let Err(e) = desktop.show(slot.clone(), &notice).await {
-                    eprintln!("heso-approver-app: cannot show a notification: {e}");
+                    eprintln!("heso-approver-agent: cannot show a notification: {e}");
                     planner.show_failed(&slot);
                 }
             }
@@ -102,7 +92,7 @@ async fn carry_out(desktop: &mut Desktop, planner: &mut Planner, steps: Vec<Step
     }
 }
 
-async fn follow_queue(app: &AppHandle, planner: &mut Planner, desktop: &mut Desktop) {
+async fn follow_queue(app: &Agent, planner: &mut Planner, desktop: &mut Desktop) {
     // Not enrolled, or notifications turned off: none stay up.
     let Some(now) = snapshot(app).await.filter(|now| now.settings.enabled) else {
         let steps = planner.withdraw_all();
@@ -126,7 +116,7 @@ async fn follow_queue(app: &AppHandle, planner: &mut Planner, desktop: &mut Desk
     carry_out(desktop, planner, steps).await;
 }
 
-async fn answer(app: &AppHandle, planner: &mut Planner, desktop: &mut Desktop, event: Event) {
+async fn answer(app: &Arc<Agent>, planner: &mut Planner, desktop: &mut Desktop, event: Event) {
     let Response::Action(key) = &event.response else {
         if desktop.forget(&event.slot, event.id) {
             planner.closed(&event.slot);
@@ -141,7 +131,7 @@ async fn answer(app: &AppHandle, planner: &mut Planner, desktop: &mut Desktop, e
         Slot::Item(hash) if current && named.is_none_or(|n| n == hash) => hash.clone(),
         Slot::Waiting if current => {
             planner.closed(&event.slot);
-            return window::reveal(app, None);
+            return app.open_window(None);
         }
         _ => {
             if verb == APPROVE || verb == REJECT {
@@ -157,18 +147,18 @@ async fn answer(app: &AppHandle, planner: &mut Planner, desktop: &mut Desktop, e
     let decision = match verb {
         APPROVE => Decision::Approved,
         REJECT => Decision::Rejected,
-        OPEN | CLICK => return window::reveal(app, Some(&hash)),
+        OPEN | CLICK => return app.open_window(Some(&hash)),
         _ => return,
     };
     let (app, markup) = (app.clone(), desktop.markup());
-    tauri::async_runtime::spawn(async move { decide(&app, markup, &hash, decision).await });
+    tokio::spawn(async move { decide(&app, markup, &hash, decision).await });
 }
 
 /// Approve or reject from a notification: only an item still pending and
 /// verified, and approve only where the settings allow it at this moment.
 /// `Approver::decide` then fetches and verifies it again and signs only a
 /// receipt with this very hash, so what is signed is what was shown.
-async fn decide(app: &AppHandle, markup: Markup, hash: &str, decision: Decision) {
+async fn decide(app: &Agent, markup: Markup, hash: &str, decision: Decision) {
     let Some(now) = snapshot(app).await else {
         return;
     };
@@ -190,7 +180,7 @@ async fn decide(app: &AppHandle, markup: Markup, hash: &str, decision: Decision)
     };
     if decision == Decision::Approved && !notice(&view, &now.settings).offers(APPROVE) {
         // The settings changed since the notification was shown.
-        window::reveal(app, Some(hash));
+        app.open_window(Some(hash));
         return;
     }
     let subject = subject(&view);

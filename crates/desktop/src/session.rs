@@ -1,5 +1,6 @@
 //! An open session: the enrolled approver, the background queue watcher and
-//! the task that tells the window of each new queue state (`queue-changed`).
+//! the resend of journalled decisions. Each process (the agent, the window)
+//! opens its own and follows `queue` for its own purposes.
 
 use crate::settings::Settings;
 use heso_approver::device_key::Keychain;
@@ -8,9 +9,8 @@ use heso_approver::workflow::Approver;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tauri::async_runtime::JoinHandle;
-use tauri::{AppHandle, Emitter};
 use tokio::sync::{watch, Mutex};
+use tokio::task::JoinHandle;
 
 pub struct Session {
     /// Decisions are made one at a time.
@@ -37,12 +37,13 @@ fn watch_config(settings: &Settings) -> WatchConfig {
 }
 
 impl Session {
-    /// Opens the approver in `home` and starts watching its queue.
-    pub fn start(app: &AppHandle, home: &Path, settings: &Settings) -> Result<Session, String> {
+    /// Opens the approver in `home` and starts watching its queue. Runs its
+    /// tasks on the current tokio runtime.
+    pub fn start(home: &Path, settings: &Settings) -> Result<Session, String> {
         let approver = Approver::open(home, Keychain::Os).map_err(|e| e.to_string())?;
         let fingerprint = approver.key.fingerprint();
         let (states, queue) = watch::channel(QueueState::default());
-        let watcher = tauri::async_runtime::spawn(watch_queue(
+        let watcher = tokio::spawn(watch_queue(
             approver.client.clone(),
             approver.key.clone(),
             approver.profile.clone(),
@@ -50,37 +51,29 @@ impl Session {
             states,
         ));
         let approver = Arc::new(Mutex::new(approver));
-        let forwarder = tauri::async_runtime::spawn(forward(app.clone(), queue.clone()));
-        let resend = tauri::async_runtime::spawn(resend_unsent(approver.clone()));
+        let resend = tokio::spawn(resend_unsent(approver.clone()));
         Ok(Session {
             approver,
             queue,
             fingerprint,
-            tasks: vec![watcher, forwarder, resend],
+            tasks: vec![watcher, resend],
         })
     }
-}
 
-/// Tells the window, the tray and the notifier of every new queue state. The event carries no rows:
-/// the window asks for them with the `queue` command, whose answer travels
-/// over the IPC protocol, far faster than an event for 10,000 rows.
-async fn forward(app: AppHandle, mut queue: watch::Receiver<QueueState>) {
-    while queue.changed().await.is_ok() {
-        let pending = queue.borrow_and_update().pending_total;
-        let _ = app.emit("queue-changed", ());
-        crate::tray::show_pending(&app, pending);
-        crate::notify::changed(&app);
+    /// Runs `task` for as long as the session is open.
+    pub fn attach(&mut self, task: JoinHandle<()>) {
+        self.tasks.push(task);
     }
 }
 
-/// Decisions journalled but not delivered (the app was closed, or the control
-/// plane was away) are sent again at start and every minute after.
+/// Decisions journalled but not delivered (the process was closed, or the
+/// control plane was away) are sent again at start and every minute after.
 async fn resend_unsent(approver: Arc<Mutex<Approver>>) {
     loop {
         {
             let approver = approver.lock().await;
             if let Err(e) = approver.resume().await {
-                eprintln!("heso-approver-app: cannot read the journal: {e}");
+                eprintln!("heso-approver: cannot read the journal: {e}");
             }
         }
         tokio::time::sleep(Duration::from_secs(60)).await;

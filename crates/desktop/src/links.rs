@@ -26,6 +26,11 @@ pub fn approval_hash(link: &str) -> Result<String, String> {
     Ok(hash.to_owned())
 }
 
+/// The link that opens the approval with `action_hash`.
+pub fn approval_link(action_hash: &str) -> String {
+    format!("{SCHEME}://approval/{action_hash}")
+}
+
 /// The first `heso://` argument of a command line, if any.
 pub fn in_args<'a>(args: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     args.into_iter()
@@ -47,6 +52,7 @@ mod tests {
             approval_hash(&format!("heso://approval/{hash}/")).unwrap(),
             hash
         );
+        assert_eq!(approval_hash(&approval_link(&hash)).unwrap(), hash);
         for bad in [
             format!("https://approval/{hash}"),
             format!("heso://audit/{hash}"),

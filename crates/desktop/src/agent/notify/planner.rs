@@ -206,7 +206,7 @@ impl Planner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::notice::tests::payment;
+    use crate::agent::notify::notice::tests::payment;
 
     fn views(n: usize) -> Vec<ItemView> {
         (0..n)

@@ -100,7 +100,7 @@ pub async fn tell(markup: Markup, summary: &str, body: &str) {
         .show_async()
         .await;
     if let Err(e) = shown {
-        eprintln!("heso-approver-app: cannot show a notification: {e}");
+        eprintln!("heso-approver-agent: cannot show a notification: {e}");
     }
 }
 
