@@ -14,6 +14,7 @@ fn main() {
         "save_settings",
         "remove_device",
         "ui_ready",
+        "item_painted",
     ]);
     tauri_build::try_build(
         tauri_build::Attributes::new()

@@ -468,3 +468,15 @@ pub async fn ui_ready(app: AppHandle, state: State<'_, AppState>) -> Answer<()> 
     }
     Ok(())
 }
+
+/// An item opened from outside (a link, the agent) is on screen: logged for
+/// the open-to-painted figure.
+#[tauri::command]
+pub async fn item_painted(state: State<'_, AppState>, action_hash: String) -> Answer<()> {
+    check_hash(&action_hash)?;
+    eprintln!(
+        "heso-approver-app: item {action_hash} painted {} ms after start",
+        state.started.elapsed().as_millis()
+    );
+    Ok(())
+}

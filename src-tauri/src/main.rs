@@ -125,6 +125,7 @@ fn main() {
             commands::save_settings,
             commands::remove_device,
             commands::ui_ready,
+            commands::item_painted,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"))
         .expect("the app runs");

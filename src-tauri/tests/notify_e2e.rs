@@ -44,6 +44,16 @@ impl Drop for World {
     fn drop(&mut self) {
         let _ = self.app.kill();
         let _ = self.app.wait();
+        // And any window the agent started (which would start the agent
+        // again): nothing of this test outlives it.
+        for _ in 0..3 {
+            for (pid, _) in processes_of(&self.approver_home()) {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
@@ -457,4 +467,143 @@ method return time=1.6 sender=:1.2 -> destination=:1.9 serial=11 reply_serial=4
         "When any agent pays\nPayments above 10,000 need the app."
     );
     assert_eq!(found[0].actions, ["reject", "Reject"]);
+}
+
+/// The processes running with `home` in their environment (the agent, the
+/// windows and their WebKit processes), each with its command line.
+fn processes_of(home: &std::path::Path) -> Vec<(u32, Vec<String>)> {
+    let marker = format!("HESO_APPROVER_HOME={}", home.display());
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if !environ.split(|b| *b == 0).any(|v| v == marker.as_bytes()) {
+            continue;
+        }
+        let argv = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let argv = argv
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        found.push((pid, argv));
+    }
+    found
+}
+
+/// Those of `home`'s processes that run `program`.
+fn running(home: &std::path::Path, program: &str) -> Vec<(u32, Vec<String>)> {
+    processes_of(home)
+        .into_iter()
+        .filter(|(_, argv)| argv.first().is_some_and(|a| a.ends_with(program)))
+        .collect()
+}
+
+/// One request to the agent, as the window (or the tray's Quit) sends it.
+fn ask_agent(home: &std::path::Path, request: Value) -> Value {
+    ask_agent_raw(home, format!("{request}\n").as_bytes())
+}
+
+fn ask_agent_raw(home: &std::path::Path, line: &[u8]) -> Value {
+    use std::io::{BufRead as _, Write as _};
+    let mut stream = std::os::unix::net::UnixStream::connect(home.join("agent.sock")).unwrap();
+    stream.write_all(line).unwrap();
+    let mut answer = String::new();
+    std::io::BufReader::new(stream)
+        .read_line(&mut answer)
+        .unwrap();
+    serde_json::from_str(&answer).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_comes_and_goes_while_the_agent_stays() {
+    let _daemon = ONE_DAEMON.lock().await;
+    let mut world = World::start().await;
+    let home = world.approver_home();
+
+    // A window started on a link while only the agent runs: it opens on the
+    // item, and starts no second agent.
+    let linked = world.pay(1200, "Umbrella Corp");
+    world
+        .daemon
+        .wait_for("Approve payment of 1,200 USD to Umbrella Corp?")
+        .await;
+    let window_log = world.home.path().join("window.log");
+    let log = std::fs::File::create(&window_log).unwrap();
+    let mut window = Command::new(env!("CARGO_BIN_EXE_heso-approver-app"))
+        .arg(format!("heso://approval/{linked}"))
+        .env("HESO_APPROVER_HOME", &home)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let painted = format!("item {linked} painted");
+    let window_said = || std::fs::read_to_string(&window_log).unwrap_or_default();
+    for _ in 0..300 {
+        if window_said().contains(&painted) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        window_said().contains(&painted),
+        "window log:\n{}",
+        window_said()
+    );
+    assert_eq!(running(&home, "heso-approver-agent").len(), 1);
+
+    // The window killed: the agent goes on, a new approval is notified.
+    window.kill().unwrap();
+    window.wait().unwrap();
+    let opened = world.pay(1300, "Soylent");
+    let question = "Approve payment of 1,300 USD to Soylent?";
+    world.daemon.wait_for(question).await;
+
+    // Open on the notification: the agent starts a window on that item.
+    world.daemon.press(question, &format!("open:{opened}"));
+    let painted = format!("item {opened} painted");
+    eventually(
+        "a window painted the item opened from the notification",
+        || world.app_log().contains(&painted),
+    )
+    .await;
+    let windows = running(&home, "heso-approver-app");
+    assert_eq!(windows.len(), 1, "{windows:?}");
+    assert!(windows[0].1.contains(&format!("heso://approval/{opened}")));
+
+    // Anything else on its socket is refused, and the agent carries on.
+    for junk in [
+        b"{\"request\":\"format_disk\"}\n".to_vec(),
+        vec![b'x'; 10_000],
+    ] {
+        let answer = ask_agent_raw(&home, &junk);
+        assert_eq!(answer["ok"], false, "{answer}");
+    }
+    assert_eq!(ask_agent(&home, json!({"request": "ping"}))["ok"], true);
+
+    // Quit (what the tray's Quit does): the agent and its window end, and
+    // no notification is left whose buttons nobody would answer.
+    assert_eq!(ask_agent(&home, json!({"request": "quit"}))["ok"], true);
+    eventually("the agent and the window ended", || {
+        processes_of(&home).is_empty()
+    })
+    .await;
+    let umbrella = world
+        .daemon
+        .notifies()
+        .into_iter()
+        .find(|n| n.summary.contains("Umbrella Corp"))
+        .and_then(|n| n.id)
+        .unwrap();
+    assert!(
+        world.daemon.closed_ids().contains(&umbrella),
+        "{:?} / {umbrella}",
+        world.daemon.closed_ids()
+    );
+    assert!(!world.app_log().contains("panicked"), "{}", world.app_log());
 }

@@ -152,6 +152,7 @@ export const api = {
   saveSettings: (settings: Settings) => invoke<Settings>("save_settings", { settings }),
   removeDevice: () => invoke<Status>("remove_device"),
   uiReady: () => invoke<void>("ui_ready"),
+  itemPainted: (actionHash: string) => invoke<void>("item_painted", { actionHash }),
 };
 
 /// The message of a failed command, for a toast.

@@ -23,7 +23,11 @@ async function start() {
     if (status?.stage !== "ready") return;
     tab = "queue";
     render();
-    if (event.payload) queueScreen.reveal(event.payload);
+    if (event.payload) {
+      const hash = event.payload;
+      void queueScreen.reveal(hash).then(() =>
+        requestAnimationFrame(() => requestAnimationFrame(() => void api.itemPainted(hash))));
+    }
   });
   await refreshStatus();
   requestAnimationFrame(() => requestAnimationFrame(() => void api.uiReady()));

@@ -131,6 +131,18 @@ impl NotificationDaemon {
         self.log().matches("member=CloseNotification").count()
     }
 
+    /// The ids of the notifications withdrawn so far (`CloseNotification`).
+    pub fn closed_ids(&self) -> Vec<u32> {
+        let log = self.log();
+        log.split("member=CloseNotification")
+            .skip(1)
+            .filter_map(|after| {
+                let line = after.lines().nth(1)?;
+                line.trim().strip_prefix("uint32 ")?.parse().ok()
+            })
+            .collect()
+    }
+
     /// Waits for a `Notify` whose summary is `summary`.
     pub async fn wait_for(&self, summary: &str) -> Notify {
         self.wait_until(&format!("a notification `{summary}`"), |n| {

@@ -151,16 +151,17 @@ export class QueueScreen {
 
   /// Opens an item from outside the list (a notification, a deep link),
   /// scrolled into view when it is listed.
-  reveal(hash: string) {
+  /// Resolves once its detail is on screen.
+  reveal(hash: string): Promise<void> {
     const index = this.visible.findIndex((r) => r.action_hash === hash);
     if (index >= 0) this.list.scrollTop = Math.max(0, index * ROW_HEIGHT - this.list.clientHeight / 2);
-    this.open(hash);
+    return this.open(hash);
   }
 
-  private open(hash: string) {
+  private open(hash: string): Promise<void> {
     this.selected = hash;
     this.paint();
-    void this.detail.show(hash);
+    return this.detail.show(hash);
   }
 
   private move(step: number) {

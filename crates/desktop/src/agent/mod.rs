@@ -60,6 +60,10 @@ impl Agent {
             .and_then(|exe| exe.parent().map(|dir| dir.join(WINDOW_PROGRAM)))
             .filter(|path| path.exists())
             .unwrap_or_else(|| PathBuf::from(WINDOW_PROGRAM));
+        log(format_args!(
+            "opening the window{}",
+            item.map(|h| format!(" on {h}")).unwrap_or_default()
+        ));
         let mut command = tokio::process::Command::new(program);
         if let Some(hash) = item {
             command.arg(crate::links::approval_link(hash));
@@ -309,9 +313,7 @@ async fn run(home: PathBuf, demo_by_default: bool) -> Result<(), String> {
     accept.abort();
     let _ = std::fs::remove_file(ipc::socket_path(&home));
     // Notifications whose buttons nobody would answer are withdrawn.
-    agent.inner.lock().await.session = None;
-    agent.notifier.changed();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    agent.notifier.withdraw_all().await;
     Ok(())
 }
 

@@ -17,41 +17,61 @@ use notice::{notice, parse_key, subject, APPROVE, CLICK, OPEN, REJECT};
 use planner::{Pending, Planner, Slot, Step};
 use std::sync::Arc;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 /// Tells the notifier that the queue or the settings changed. Lives as long
 /// as the agent, so what was notified survives a session restart (new
 /// settings, re-enrolment).
 #[derive(Clone)]
 pub struct Notifier {
-    nudge: UnboundedSender<()>,
+    nudge: UnboundedSender<Nudge>,
+}
+
+pub enum Nudge {
+    Changed,
+    /// Withdraw everything shown, then say so (the agent is stopping).
+    WithdrawAll(oneshot::Sender<()>),
 }
 
 impl Notifier {
     pub fn changed(&self) {
-        let _ = self.nudge.send(());
+        let _ = self.nudge.send(Nudge::Changed);
+    }
+
+    /// Withdraws every notification, waiting (a few seconds at most) until done.
+    pub async fn withdraw_all(&self) {
+        let (done, withdrawn) = oneshot::channel();
+        if self.nudge.send(Nudge::WithdrawAll(done)).is_ok() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(3), withdrawn).await;
+        }
     }
 }
 
 /// A notifier and the receiving end its task (`run`) takes.
-pub fn channel() -> (Notifier, UnboundedReceiver<()>) {
+pub fn channel() -> (Notifier, UnboundedReceiver<Nudge>) {
     let (nudge, nudges) = unbounded_channel();
     (Notifier { nudge }, nudges)
 }
 
 /// The notifier task, for the agent's lifetime.
-pub async fn run(app: Arc<Agent>, mut nudges: UnboundedReceiver<()>) {
+pub async fn run(app: Arc<Agent>, mut nudges: UnboundedReceiver<Nudge>) {
     let (events_tx, mut events) = unbounded_channel();
     let desktop = tokio::task::spawn_blocking(move || Desktop::new(events_tx)).await;
     let Ok(mut desktop) = desktop else { return };
     let mut planner = Planner::default();
     loop {
         tokio::select! {
-            nudge = nudges.recv() => {
-                if nudge.is_none() { return; }
-                while nudges.try_recv().is_ok() {}
-                follow_queue(&app, &mut planner, &mut desktop).await;
-            }
+            nudge = nudges.recv() => match nudge {
+                None => return,
+                Some(Nudge::WithdrawAll(done)) => {
+                    let steps = planner.withdraw_all();
+                    carry_out(&mut desktop, &mut planner, steps).await;
+                    let _ = done.send(());
+                }
+                Some(Nudge::Changed) => {
+                    follow_queue(&app, &mut planner, &mut desktop).await;
+                }
+            },
             Some(event) = events.recv() => {
                 answer(&app, &mut planner, &mut desktop, event).await;
             }
