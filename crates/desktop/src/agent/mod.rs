@@ -29,6 +29,8 @@ pub const WINDOW_PROGRAM: &str = "heso-approver-app";
 /// How often the agent checks that its socket is still its own (the home
 /// removed, say): cheap enough to cost no measurable CPU.
 const WATCHDOG: Duration = Duration::from_secs(10);
+/// How often the agent looks again for a tray host when there was none.
+const TRAY_RETRY: Duration = Duration::from_secs(30);
 
 pub struct Agent {
     pub home: PathBuf,
@@ -204,6 +206,28 @@ async fn follow(agent: Arc<Agent>, mut queue: watch::Receiver<heso_approver::wat
     }
 }
 
+/// The tray icon, as soon as a host shows such icons: a session without one
+/// (none yet at login, or none at all) is tried again now and then.
+async fn put_up_tray(agent: Arc<Agent>) {
+    let mut first = true;
+    loop {
+        if let Some(handle) = tray::start(&agent, first).await {
+            let pending = agent
+                .inner
+                .lock()
+                .await
+                .session
+                .as_ref()
+                .map_or(0, |s| s.queue.borrow().pending_total);
+            tray::show_pending(&handle, pending).await;
+            let _ = agent.tray.set(handle);
+            return;
+        }
+        first = false;
+        tokio::time::sleep(TRAY_RETRY).await;
+    }
+}
+
 /// One connection from a window: only from the home's owner; one request,
 /// one reply (an attached window waits for a second one at quit).
 async fn serve_peer(agent: Arc<Agent>, stream: UnixStream, owner: u32) {
@@ -284,9 +308,7 @@ async fn run(home: PathBuf, demo_by_default: bool) -> Result<(), String> {
         }
     }
     tokio::spawn(notify::run(agent.clone(), nudges));
-    if let Some(handle) = tray::start(&agent).await {
-        let _ = agent.tray.set(handle);
-    }
+    tokio::spawn(put_up_tray(agent.clone()));
     let listener = listen(&home).map_err(|e| format!("cannot listen for the window: {e}"))?;
     tokio::spawn(watch_socket(agent.clone()));
     let accept = {

@@ -14,8 +14,9 @@ pub struct AgentTray {
 
 pub type TrayHandle = ksni::Handle<AgentTray>;
 
-/// Puts the icon up; `None` when there is no session bus to put it on.
-pub async fn start(agent: &Arc<Agent>) -> Option<TrayHandle> {
+/// Puts the icon up; `None` when there is no session bus or no tray host
+/// (said on stderr when `report`).
+pub async fn start(agent: &Arc<Agent>, report: bool) -> Option<TrayHandle> {
     let tray = AgentTray {
         agent: Arc::downgrade(agent),
         pending: 0,
@@ -23,7 +24,9 @@ pub async fn start(agent: &Arc<Agent>) -> Option<TrayHandle> {
     match tray.spawn().await {
         Ok(handle) => Some(handle),
         Err(e) => {
-            eprintln!("heso-approver-agent: no tray icon: {e}");
+            if report {
+                eprintln!("heso-approver-agent: no tray icon yet (tried again every 30 s): {e}");
+            }
             None
         }
     }
