@@ -27,7 +27,7 @@ use tokio::sync::Mutex;
 type Answer<T> = Result<T, String>;
 
 /// Where the app stands, for the first screen it shows.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct Status {
     /// `first_run`, `ready`, or `error`.
     pub stage: &'static str,
@@ -176,7 +176,7 @@ fn check_hash(action_hash: &str) -> Answer<()> {
 }
 
 /// One approval as the detail screen shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct ItemDetail {
     pub action_hash: String,
     /// `pending`, `approved`, `rejected`, `expired`, ... as the control plane says.

@@ -3,6 +3,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod agent_link;
+mod bindings;
 mod commands;
 mod rendering;
 mod rows;

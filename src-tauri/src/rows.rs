@@ -6,7 +6,7 @@ use heso_approver::view::ItemView;
 use heso_approver::watch::{QueueEntry, QueueState};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct QueueRow {
     pub action_hash: String,
     pub opened_at: String,
@@ -27,7 +27,7 @@ pub struct QueueRow {
     pub quorum: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct QueuePayload {
     pub online: bool,
     pub last_error: Option<String>,

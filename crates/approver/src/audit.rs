@@ -13,6 +13,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AuditEntry {
     pub action_hash: String,
     pub decision: String,
@@ -25,6 +26,7 @@ pub struct AuditEntry {
     pub verified: bool,
     /// Set when something was signed in this approver's name that this device did not make.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub alert: Option<String>,
     /// Rejected with "Report suspicious": the agent's request looked like an attack.
     pub reported: bool,

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FieldView {
     pub name: String,
     /// The value as canonical JSON text (what was signed).
@@ -20,16 +21,19 @@ pub struct FieldView {
     /// Why this value deserves a second look (mixed scripts, look-alike
     /// letters, hidden or direction-changing characters).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub warning: Option<String>,
     pub redacted: bool,
     /// The commitment of a commit-and-reveal redaction.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub commitment: Option<String>,
     /// A matched condition of the rule names this field.
     pub matched: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ConditionView {
     pub field: String,
     pub op: String,
@@ -37,6 +41,7 @@ pub struct ConditionView {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ItemView {
     pub action_hash: String,
     pub verb: &'static str,
@@ -63,6 +68,7 @@ pub struct ItemView {
 
 /// A k-of-n approval as a person reads it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct QuorumView {
     pub threshold: u32,
     pub roster_size: usize,

@@ -7,7 +7,7 @@ use heso_receipt::Decision;
 use serde::Serialize;
 use tokio::sync::Mutex;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Recorded by the control plane.
@@ -18,7 +18,7 @@ pub enum Outcome {
     Refused,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct DecisionResult {
     pub outcome: Outcome,
     pub message: String,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Long-poll the control plane (changes show at once); off: poll every `poll_interval_secs`.
@@ -20,7 +20,7 @@ pub struct Settings {
     pub demo: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(default, deny_unknown_fields)]
 pub struct NotificationSettings {
     pub enabled: bool,
@@ -36,6 +36,7 @@ pub struct NotificationSettings {
     /// The single limit of earlier versions; read once into
     /// `payment_limits`, never written.
     #[serde(skip_serializing)]
+    #[ts(skip)]
     pub payment_threshold: Option<f64>,
 }
 
