@@ -23,7 +23,7 @@ os.environ["HESO_ALLOW_INSECURE_LOCAL_DECISION_KEY"] = "1"
 
 import heso  # noqa: E402
 import heso._core as core  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+from fixed_keys import canonical, pub, seal, sign  # noqa: E402
 
 DOMAINS = {
     "action": b"heso-action/v1",
@@ -33,33 +33,12 @@ DOMAINS = {
 }
 
 
-def seed(i):
-    return bytes([i]) * 32
-
-
-def pub(i):
-    return core.key_from_seed(seed(i)).public_key_b64()
-
-
-def canonical(content):
-    content = copy.deepcopy(content)
-    content["action_hash"] = ""
-    return bytes(core.action_canonical_bytes(json.dumps(content).encode()))
-
-
-def seal(content):
-    content["action_hash"] = core.blake3_hash(canonical(content))
-    return content
-
-
 def signature(i, domain, content, key_id, algorithm="Ed25519"):
-    message = DOMAINS[domain] + b"\x00" + canonical(content)
-    signed = Ed25519PrivateKey.from_private_bytes(seed(i)).sign(message)
     return {
         "algorithm": algorithm,
         "key_id": key_id,
         "public_key": pub(i),
-        "signature": base64.b64encode(signed).decode(),
+        "signature": sign(i, DOMAINS[domain] + b"\x00" + canonical(content)),
     }
 
 

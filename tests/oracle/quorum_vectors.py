@@ -18,33 +18,9 @@ import copy
 import json
 
 import heso._core as core
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fixed_keys import canonical, pub, seal, seed, sign
 
 OPERATOR = 1
-
-
-def seed(i):
-    return bytes([i]) * 32
-
-
-def pub(i):
-    return core.key_from_seed(seed(i)).public_key_b64()
-
-
-def sign(i, message):
-    signature = Ed25519PrivateKey.from_private_bytes(seed(i)).sign(message)
-    return base64.b64encode(signature).decode()
-
-
-def canonical(content):
-    content = copy.deepcopy(content)
-    content["action_hash"] = ""
-    return bytes(core.action_canonical_bytes(json.dumps(content).encode()))
-
-
-def seal(content):
-    content["action_hash"] = core.blake3_hash(canonical(content))
-    return content
 
 
 def record(i, decision="approved", reason="ok", identity=None, **extra):
