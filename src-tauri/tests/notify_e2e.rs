@@ -143,6 +143,13 @@ impl World {
             .unwrap_or_else(|| panic!("no journal entry for {hash}; app log:\n{}", self.app_log()))
     }
 
+    fn journalled_opt(&self, hash: &str) -> Option<heso_approver::journal::JournalEntry> {
+        Journal::open(&self.approver_home().join("journal.db"))
+            .unwrap()
+            .get(hash)
+            .unwrap()
+    }
+
     fn app_log(&self) -> String {
         std::fs::read_to_string(self.home.path().join("app.log")).unwrap_or_default()
     }
@@ -606,4 +613,55 @@ async fn the_window_comes_and_goes_while_the_agent_stays() {
         world.daemon.closed_ids()
     );
     assert!(!world.app_log().contains("panicked"), "{}", world.app_log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_from_the_window_reach_the_agent_and_login_starts_only_the_agent() {
+    let _daemon = ONE_DAEMON.lock().await;
+    let mut world = World::start().await;
+    let home = world.approver_home();
+    let hash = world.pay(1400, "Cyberdyne");
+    let shown = world
+        .daemon
+        .wait_for("Approve payment of 1,400 USD to Cyberdyne?")
+        .await;
+
+    // Notifications turned off in the window (it saves, then tells the
+    // agent): what was shown is withdrawn at once.
+    let path = home.join("settings.json");
+    let mut settings: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or("{}".into())).unwrap();
+    settings["notifications"] = json!({"enabled": false});
+    std::fs::write(&path, settings.to_string()).unwrap();
+    assert_eq!(
+        ask_agent(&home, json!({"request": "settings_changed"}))["ok"],
+        true
+    );
+    let id = shown.id.unwrap();
+    eventually("the notification withdrawn", || {
+        world.daemon.closed_ids().contains(&id)
+    })
+    .await;
+    assert!(world.journalled_opt(&hash).is_none());
+
+    // Started at login (`--background`): the agent is started if none runs,
+    // and no window opens.
+    assert_eq!(ask_agent(&home, json!({"request": "quit"}))["ok"], true);
+    eventually("the agent ended", || processes_of(&home).is_empty()).await;
+    let status = Command::new(env!("CARGO_BIN_EXE_heso-approver-app"))
+        .arg("--background")
+        .env("HESO_APPROVER_HOME", &home)
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    eventually("the agent started at login answers", || {
+        home.join("agent.sock").exists()
+    })
+    .await;
+    assert_eq!(ask_agent(&home, json!({"request": "ping"}))["ok"], true);
+    assert_eq!(running(&home, "heso-approver-agent").len(), 1);
+    assert!(running(&home, "heso-approver-app").is_empty());
+    assert_eq!(ask_agent(&home, json!({"request": "quit"}))["ok"], true);
+    eventually("the agent ended", || processes_of(&home).is_empty()).await;
 }
