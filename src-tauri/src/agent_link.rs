@@ -3,32 +3,22 @@
 //! when it quits. The agent keeps running when the window closes.
 
 use heso_desktop::ipc::{self, Request, QUITTING};
+use heso_desktop::programs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tauri::AppHandle;
-use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 
-/// The agent's program, installed beside the window's.
-const AGENT_PROGRAM: &str = "heso-approver-agent";
 /// A fresh demo (control plane, seeded approvals, enrolment) is ready in
 /// about a second; allow for a slow machine.
 const AGENT_READY_WITHIN: Duration = Duration::from_secs(20);
-
-fn agent_program() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join(AGENT_PROGRAM)))
-        .filter(|path| path.exists())
-        .unwrap_or_else(|| PathBuf::from(AGENT_PROGRAM))
-}
 
 /// Starts the agent unless one answers, and waits until it does.
 pub async fn ensure_agent(home: &Path, demo: bool) -> Result<(), String> {
     if ipc::agent_runs(home).await {
         return Ok(());
     }
-    let mut command = Command::new(agent_program());
+    let mut command = Command::new(programs::beside_this_one(programs::AGENT));
     if demo {
         command.arg("--demo");
     }
@@ -38,7 +28,7 @@ pub async fn ensure_agent(home: &Path, demo: bool) -> Result<(), String> {
         .stdin(Stdio::null())
         .process_group(0)
         .spawn()
-        .map_err(|e| format!("cannot start {AGENT_PROGRAM}: {e}"))?;
+        .map_err(|e| format!("cannot start {}: {e}", programs::AGENT))?;
     // Reaped on its own thread when it ends, whoever outlives whom.
     std::thread::spawn(move || {
         let _ = child.wait();
@@ -50,19 +40,34 @@ pub async fn ensure_agent(home: &Path, demo: bool) -> Result<(), String> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Err(format!("{AGENT_PROGRAM} did not answer"))
+    Err(format!("{} did not answer", programs::AGENT))
 }
 
 /// Tells the agent something changed; a missing agent is logged, not fatal
 /// (it reads everything afresh when it starts).
 pub async fn tell(home: &Path, request: Request) -> Result<(), String> {
     match ipc::send(home, &request).await {
-        Ok(reply) if reply.ok => Ok(()),
-        Ok(reply) => Err(reply.error.unwrap_or_default()),
+        Ok(reply) => done(reply),
         Err(e) => {
             eprintln!("heso-approver-app: the background agent did not hear {request:?}: {e}");
             Ok(())
         }
+    }
+}
+
+/// Asks the agent to do something and waits until it is done.
+pub async fn ask(home: &Path, request: Request) -> Result<(), String> {
+    match ipc::send(home, &request).await {
+        Ok(reply) => done(reply),
+        Err(e) => Err(format!("the background agent did not answer: {e}")),
+    }
+}
+
+/// The agent's reply as the window's answer: its refusal in its words.
+fn done(reply: ipc::Reply) -> Result<(), String> {
+    match reply.ok {
+        true => Ok(()),
+        false => Err(reply.error.unwrap_or_default()),
     }
 }
 
@@ -71,17 +76,12 @@ pub async fn tell(home: &Path, request: Request) -> Result<(), String> {
 pub async fn follow_agent(app: AppHandle, home: PathBuf) {
     let mut backoff = Duration::from_millis(500);
     loop {
-        if let Ok(stream) = tokio::net::UnixStream::connect(ipc::socket_path(&home)).await {
-            let mut stream = BufReader::new(stream);
-            let mut request = serde_json::to_vec(&Request::Attach).unwrap_or_default();
-            request.push(b'\n');
-            if stream.get_mut().write_all(&request).await.is_ok() {
-                let mut line = String::new();
-                // The first answer says attached; the second, if any, is the quit.
-                let _ = stream.read_line(&mut line).await;
-                line.clear();
-                let _ = stream.read_line(&mut line).await;
-                if line.contains(QUITTING) {
+        if let Ok(mut stream) = ipc::request(&home, &Request::Attach).await {
+            // The first answer says attached; the second, if any, is the quit.
+            let attached = ipc::read_reply(&mut stream).await.is_ok_and(|r| r.ok);
+            if attached {
+                let last = ipc::read_reply(&mut stream).await;
+                if last.is_ok_and(|r| r.error.as_deref() == Some(QUITTING)) {
                     return app.exit(0);
                 }
             }

@@ -125,19 +125,9 @@ fn default_label() -> String {
 #[tauri::command]
 pub async fn start_demo(app: AppHandle, state: State<'_, AppState>) -> Answer<Status> {
     let mut inner = state.inner.lock().await;
-    if Profile::load(&state.home).is_ok() {
-        return Err(
-            "this device is already enrolled; remove it in Settings to try the demo".into(),
-        );
-    }
+    // The agent refuses an enrolled device, in its words.
     crate::agent_link::ensure_agent(&state.home, false).await?;
-    heso_desktop::ipc::send(&state.home, &Request::StartDemo)
-        .await
-        .map_err(|e| format!("the background agent did not answer: {e}"))
-        .and_then(|reply| match reply.ok {
-            true => Ok(()),
-            false => Err(reply.error.unwrap_or_default()),
-        })?;
+    crate::agent_link::ask(&state.home, Request::StartDemo).await?;
     inner.settings = Settings::load(&state.home);
     open_session(&app, &state, &mut inner).await;
     Ok(status_of(&state, &inner))
@@ -412,8 +402,7 @@ pub async fn save_settings(
         start_at_login(&app, settings.start_at_login)?;
     }
     settings.save(&state.home)?;
-    let watch_changed = settings.long_poll != inner.settings.long_poll
-        || settings.poll_interval_secs != inner.settings.poll_interval_secs;
+    let watch_changed = !settings.watches_like(&inner.settings);
     state
         .keep_running
         .store(settings.run_in_background, Ordering::Relaxed);

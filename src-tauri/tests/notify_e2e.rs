@@ -167,14 +167,19 @@ impl World {
     }
 }
 
-async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+async fn eventually(what: &str, done: impl FnMut() -> bool) {
+    assert!(within_30s(done).await, "timed out waiting for {what}");
+}
+
+/// Whether `done` comes true within 30 s (asked every 100 ms).
+async fn within_30s(mut done: impl FnMut() -> bool) -> bool {
     for _ in 0..300 {
         if done() {
-            return;
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("timed out waiting for {what}");
+    false
 }
 
 fn count(daemon: &NotificationDaemon, summary: &str) -> usize {
@@ -551,14 +556,8 @@ async fn the_window_comes_and_goes_while_the_agent_stays() {
         .unwrap();
     let painted = format!("item {linked} painted");
     let window_said = || std::fs::read_to_string(&window_log).unwrap_or_default();
-    for _ in 0..300 {
-        if window_said().contains(&painted) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     assert!(
-        window_said().contains(&painted),
+        within_30s(|| window_said().contains(&painted)).await,
         "window log:\n{}",
         window_said()
     );

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt as _, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
 /// A request to the agent.
@@ -74,19 +74,26 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(30);
 /// A request line longer than this is not one of ours.
 pub const MAX_LINE: usize = 4096;
 
+/// Connects to the agent of `home` and sends `request`; its replies are
+/// then read from the stream with `read_reply`.
+pub async fn request(home: &Path, request: &Request) -> io::Result<BufReader<UnixStream>> {
+    let mut stream = UnixStream::connect(socket_path(home)).await?;
+    let mut line = serde_json::to_vec(request)?;
+    line.push(b'\n');
+    stream.write_all(&line).await?;
+    Ok(BufReader::new(stream))
+}
+
+/// The agent's next reply line (an error at the end of the stream).
+pub async fn read_reply(stream: &mut BufReader<UnixStream>) -> io::Result<Reply> {
+    let mut answer = String::new();
+    stream.read_line(&mut answer).await?;
+    serde_json::from_str(&answer).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
 /// Sends `request` to the agent of `home` and waits for its reply.
 pub async fn send(home: &Path, request: &Request) -> io::Result<Reply> {
-    let exchange = async {
-        let mut stream = UnixStream::connect(socket_path(home)).await?;
-        let mut line = serde_json::to_vec(request)?;
-        line.push(b'\n');
-        stream.write_all(&line).await?;
-        let mut reader = BufReader::new(stream);
-        let mut answer = String::new();
-        reader.read_line(&mut answer).await?;
-        serde_json::from_str::<Reply>(&answer)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-    };
+    let exchange = async { read_reply(&mut self::request(home, request).await?).await };
     tokio::time::timeout(ANSWER_WITHIN, exchange)
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the agent did not answer"))?
@@ -111,8 +118,6 @@ pub async fn write_reply(stream: &mut BufReader<UnixStream>, reply: &Reply) -> i
     line.push(b'\n');
     stream.get_mut().write_all(&line).await
 }
-
-use tokio::io::AsyncReadExt as _;
 
 #[cfg(test)]
 mod tests {

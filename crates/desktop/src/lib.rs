@@ -11,5 +11,6 @@ pub mod decision;
 pub mod demo;
 pub mod ipc;
 pub mod links;
+pub mod programs;
 pub mod session;
 pub mod settings;

@@ -49,6 +49,13 @@ pub const DEFAULT_PAYMENT_LIMITS: [(&str, f64); 5] = [
     ("JPY", 1_500_000.0),
 ];
 
+impl Settings {
+    /// Whether the queue watcher would run the same way under `other`.
+    pub fn watches_like(&self, other: &Settings) -> bool {
+        self.long_poll == other.long_poll && self.poll_interval_secs == other.poll_interval_secs
+    }
+}
+
 impl NotificationSettings {
     /// Whether notifications from this workflow are muted at `now` (Unix seconds).
     pub fn is_muted(&self, workflow: &str, now: i64) -> bool {

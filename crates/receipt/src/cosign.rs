@@ -114,20 +114,23 @@ pub fn sign_as_operator(
     operator: &SigningKey,
     content: Content,
 ) -> Result<Receipt, CanonicalError> {
+    seal_and_sign(operator, "operator", OPERATOR_DOMAIN, content)
+}
+
+/// Seals `content` and makes a receipt with one signature: `key`'s, under
+/// `domain`, with role `role`.
+pub(crate) fn seal_and_sign(
+    key: &SigningKey,
+    role: &str,
+    domain: &[u8],
+    content: Content,
+) -> Result<Receipt, CanonicalError> {
     let mut content = seal(content)?;
-    let signature = sign_in_domain(
-        operator,
-        OPERATOR_DOMAIN,
-        &canonical_bytes_in_place(&mut content)?,
-    );
+    let signature = sign_in_domain(key, domain, &canonical_bytes_in_place(&mut content)?);
     Ok(Receipt {
         alg: RECEIPT_ALG.to_owned(),
         content,
-        signatures: vec![signature_entry(
-            "operator",
-            &operator.verifying_key(),
-            &signature,
-        )],
+        signatures: vec![signature_entry(role, &key.verifying_key(), &signature)],
         transparency: None,
     })
 }

@@ -9,10 +9,10 @@
 //! vendor's words (a customer cannot approve their own pause), and so is one
 //! whose first decision signer also signed it under the operator's domain.
 
-use crate::canonical::{canonical_bytes_in_place, seal, CanonicalError};
-use crate::cosign::signature_entry;
-use crate::keys::{sign_in_domain, DECISION_DOMAIN, OPERATOR_DOMAIN, SUSPEND_DOMAIN};
-use crate::wire::{Content, Receipt, ReceiptKind, RECEIPT_ALG};
+use crate::canonical::CanonicalError;
+use crate::cosign::seal_and_sign;
+use crate::keys::{DECISION_DOMAIN, OPERATOR_DOMAIN, SUSPEND_DOMAIN};
+use crate::wire::{Content, Receipt, ReceiptKind};
 use ed25519_dalek::SigningKey;
 
 /// How one kind of session link is signed.
@@ -84,14 +84,5 @@ pub fn sign_link(
     content: Content,
 ) -> Option<Result<Receipt, CanonicalError>> {
     let rule = link_rule(content.kind)?;
-    Some(seal(content).and_then(|mut content| {
-        let message = canonical_bytes_in_place(&mut content)?;
-        let signature = sign_in_domain(key, rule.domain, &message);
-        Ok(Receipt {
-            alg: RECEIPT_ALG.to_owned(),
-            content,
-            signatures: vec![signature_entry(key_id, &key.verifying_key(), &signature)],
-            transparency: None,
-        })
-    }))
+    Some(seal_and_sign(key, key_id, rule.domain, content))
 }

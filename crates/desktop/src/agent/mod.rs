@@ -24,8 +24,6 @@ use tokio::io::BufReader;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{watch, Mutex};
 
-/// The window's program, installed beside the agent's.
-pub const WINDOW_PROGRAM: &str = "heso-approver-app";
 /// How often the agent checks that its socket is still its own (the home
 /// removed, say): cheap enough to cost no measurable CPU.
 const WATCHDOG: Duration = Duration::from_secs(10);
@@ -57,11 +55,7 @@ impl Agent {
     /// Starts the window, on `item` when given. A window already open takes
     /// the request over (its single-instance handoff) and this one exits.
     pub fn open_window(&self, item: Option<&str>) {
-        let program = std::env::current_exe()
-            .ok()
-            .and_then(|exe| exe.parent().map(|dir| dir.join(WINDOW_PROGRAM)))
-            .filter(|path| path.exists())
-            .unwrap_or_else(|| PathBuf::from(WINDOW_PROGRAM));
+        let program = crate::programs::beside_this_one(crate::programs::WINDOW);
         log(format_args!(
             "opening the window{}",
             item.map(|h| format!(" on {h}")).unwrap_or_default()
@@ -153,9 +147,8 @@ impl Agent {
     async fn reload_settings(self: &Arc<Self>) {
         let mut inner = self.inner.lock().await;
         let settings = Settings::load(&self.home);
-        let rewatch = settings.long_poll != inner.settings.long_poll
-            || settings.poll_interval_secs != inner.settings.poll_interval_secs
-            || settings.demo != inner.settings.demo;
+        let rewatch =
+            !settings.watches_like(&inner.settings) || settings.demo != inner.settings.demo;
         inner.settings = settings;
         if rewatch {
             self.open_session(&mut inner).await;
