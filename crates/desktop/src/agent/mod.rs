@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-use tokio::io::BufReader;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{watch, Mutex};
 
@@ -36,6 +36,8 @@ pub struct Agent {
     notifier: Notifier,
     tray: OnceLock<tray::TrayHandle>,
     quit: watch::Sender<bool>,
+    /// Windows attached now: told before the agent exits that it quits.
+    attached: watch::Sender<usize>,
 }
 
 #[derive(Default)]
@@ -229,23 +231,28 @@ async fn serve_peer(agent: Arc<Agent>, stream: UnixStream, owner: u32) {
     }
     let mut stream = BufReader::new(stream);
     let reply = match ipc::read_request(&mut stream).await {
-        Ok(request) => {
-            let attach = request == Request::Attach;
-            let reply = agent.handle(request).await;
-            if attach {
-                if ipc::write_reply(&mut stream, &reply).await.is_err() {
-                    return;
-                }
-                let mut quit = agent.quit.subscribe();
-                let _ = quit.wait_for(|q| *q).await;
-                Reply::failed(ipc::QUITTING)
-            } else {
-                reply
-            }
-        }
+        Ok(Request::Attach) => return attach(&agent, stream).await,
+        Ok(request) => agent.handle(request).await,
         Err(e) => Reply::failed(format!("not a request: {e}")),
     };
     let _ = ipc::write_reply(&mut stream, &reply).await;
+}
+
+/// A window's connection for its lifetime: answered at once, and once more
+/// when the agent quits (counted, so the agent waits until it is told).
+async fn attach(agent: &Agent, mut stream: BufReader<UnixStream>) {
+    agent.attached.send_modify(|n| *n += 1);
+    if ipc::write_reply(&mut stream, &Reply::done()).await.is_ok() {
+        let mut quit = agent.quit.subscribe();
+        tokio::select! {
+            _ = async { drop(quit.wait_for(|q| *q).await) } => {
+                let _ = ipc::write_reply(&mut stream, &Reply::failed(ipc::QUITTING)).await;
+            }
+            // The window closed its end: nothing more to tell it.
+            _ = stream.fill_buf() => {}
+        }
+    }
+    agent.attached.send_modify(|n| *n -= 1);
 }
 
 /// Listens on the home's socket (any stale file from a crashed agent is
@@ -287,6 +294,7 @@ async fn run(home: PathBuf, demo_by_default: bool) -> Result<(), String> {
         notifier,
         tray: OnceLock::new(),
         quit,
+        attached: watch::channel(0).0,
     });
     // The session (and a demo enrolment) before the socket: a window that
     // waits for the socket finds the device ready.
@@ -326,6 +334,10 @@ async fn run(home: PathBuf, demo_by_default: bool) -> Result<(), String> {
     }
     agent.quit();
     accept.abort();
+    // Every attached window hears that the agent quits (and closes), rather
+    // than taking the end of its connection for a crash and restarting it.
+    let mut attached = agent.attached.subscribe();
+    let _ = tokio::time::timeout(Duration::from_secs(2), attached.wait_for(|n| *n == 0)).await;
     let _ = std::fs::remove_file(ipc::socket_path(&home));
     // Notifications whose buttons nobody would answer are withdrawn.
     agent.notifier.withdraw_all().await;
