@@ -6,19 +6,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-
-packages=(libwebkit2gtk-4.1-dev build-essential pkg-config libssl-dev libxdo-dev
-  libayatana-appindicator3-dev librsvg2-dev)
-missing=()
-for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "Installing system packages: ${missing[*]}"
-  sudo_if_needed apt-get update -qq
-  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
-command -v npm >/dev/null || { echo "HESO Approver needs Node.js 20+ and npm to build its window (apt install nodejs npm)." >&2; exit 69; }
-command -v cargo >/dev/null || { echo "HESO Approver needs Rust (https://rustup.rs)." >&2; exit 69; }
+scripts/install-deps.sh build
 
 # Rebuild the window's UI only when its sources changed: a fresh ui/dist makes
 # the app embed it again, which costs a release relink.

@@ -7,6 +7,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# What the tests need (Xvfb, a Secret Service, WebKitWebDriver, tauri-driver,
+# …): installed when missing, with sudo when not root.
+scripts/install-deps.sh test
 scripts/setup-vendor-venv.sh
 (cd ui && npm ci --no-audit --no-fund --silent && npm run build --silent)
 cargo fmt --all --check

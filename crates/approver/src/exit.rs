@@ -19,3 +19,5 @@ pub const USAGE: u8 = 64;
 pub const NO_INPUT: u8 = 66;
 /// The control plane could not be reached (sysexits `EX_UNAVAILABLE`).
 pub const UNAVAILABLE: u8 = 69;
+/// An output file or directory could not be written (sysexits `EX_CANTCREAT`).
+pub const CANNOT_WRITE: u8 = 73;

@@ -1,6 +1,6 @@
 //! `heso-approver`: the HESO Approver command line.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use heso_approver::exit;
 use heso_receipt::Decision;
 use std::process::ExitCode;
@@ -15,7 +15,16 @@ mod cli;
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    invocation: Invocation,
+}
+
+#[derive(Subcommand)]
+enum Invocation {
+    #[command(flatten)]
+    Run(Command),
+    /// Write man pages or shell completions (the packages are built with it).
+    #[command(hide = true)]
+    Generate(heso_cli_docs::GenerateArgs),
 }
 
 #[derive(Subcommand)]
@@ -90,7 +99,23 @@ fn main() -> ExitCode {
         }
     };
     use cli::commands as c;
-    let result = match cli.command {
+    let command = match cli.invocation {
+        Invocation::Run(command) => command,
+        Invocation::Generate(args) => {
+            let documented = heso_cli_docs::documented::<Command>(&Cli::command());
+            return match heso_cli_docs::generate(documented, &args) {
+                Ok(()) => ExitCode::from(exit::OK),
+                Err(e) => {
+                    eprintln!(
+                        "heso-approver: cannot write into {}: {e}",
+                        args.dir.display()
+                    );
+                    ExitCode::from(exit::CANNOT_WRITE)
+                }
+            };
+        }
+    };
+    let result = match command {
         Command::Verify(args) => return ExitCode::from(cli::verify::run(&args)),
         Command::Enroll { url, code, label } => c::enroll(&url, &code, label.as_deref()),
         Command::Whoami { json } => c::whoami(json),

@@ -1,7 +1,7 @@
 //! `heso-control-plane`: serve the control plane and administer its orgs.
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use heso_control_plane::policy::Policy;
 use heso_control_plane::store::Store;
 use heso_control_plane::{admin, demo, AppState, Config};
@@ -20,7 +20,16 @@ use std::time::Duration;
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    invocation: Invocation,
+}
+
+#[derive(Subcommand)]
+enum Invocation {
+    #[command(flatten)]
+    Run(Command),
+    /// Write man pages or shell completions (the packages are built with it).
+    #[command(hide = true)]
+    Generate(heso_cli_docs::GenerateArgs),
 }
 
 #[derive(Subcommand)]
@@ -28,9 +37,14 @@ enum Command {
     /// Serve the operator and approver APIs.
     Serve {
         /// SQLite database file (created if missing). Required unless --demo.
-        #[arg(long)]
+        #[arg(long, env = "HESO_CONTROL_PLANE_DB")]
         db: Option<PathBuf>,
-        #[arg(long, default_value = "127.0.0.1:8787")]
+        /// Address and port to serve on.
+        #[arg(
+            long,
+            env = "HESO_CONTROL_PLANE_LISTEN",
+            default_value = "127.0.0.1:8787"
+        )]
         listen: SocketAddr,
         /// Seed a demo org whose operator keeps opening realistic approvals,
         /// and print an enrolment code. Uses an in-memory database unless --db is given.
@@ -47,7 +61,7 @@ enum Command {
         #[arg(long)]
         print_secrets: bool,
         /// Log lines as JSON objects.
-        #[arg(long)]
+        #[arg(long, env = "HESO_CONTROL_PLANE_LOG_JSON")]
         log_json: bool,
     },
     /// Manage orgs.
@@ -230,7 +244,15 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+    let command = match cli.invocation {
+        Invocation::Run(command) => command,
+        Invocation::Generate(args) => {
+            let documented = heso_cli_docs::documented::<Command>(&Cli::command());
+            return heso_cli_docs::generate(documented, &args)
+                .with_context(|| format!("cannot write into {}", args.dir.display()));
+        }
+    };
+    match command {
         Command::Org {
             command:
                 OrgCommand::Create {

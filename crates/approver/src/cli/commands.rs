@@ -20,7 +20,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn new(code: u8, message: impl std::fmt::Display) -> Self {
+    pub fn new(code: u8, message: impl std::fmt::Display) -> Self {
         Failure {
             code,
             message: message.to_string(),
