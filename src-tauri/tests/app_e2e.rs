@@ -49,6 +49,61 @@ fn tamper(plane: &Plane, db: &std::path::Path, hash: &str) {
     plane.state().changes().bump(org);
 }
 
+/// The window follows the desktop's dark preference (GTK's, which WebKitGTK
+/// reports as `prefers-color-scheme`); every screen passes the same
+/// accessibility check as in the light theme (contrast included).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_screen_in_the_dark_theme() {
+    let _window = ONE_WINDOW.lock().await;
+    let home = tempfile::tempdir().unwrap();
+    let app = PathBuf::from(env!("CARGO_BIN_EXE_heso-approver-app"));
+    let dark = std::path::Path::new("Adwaita:dark");
+    let ui = Driver::launch(
+        &app,
+        &[("HESO_APPROVER_HOME", home.path()), ("GTK_THEME", dark)],
+        screenshots(),
+    )
+    .await;
+    let start = ui.wait_for("[data-testid=demo-start]").await;
+    let theme = ui
+        .script(
+            "const bg = getComputedStyle(document.body).backgroundColor.match(/\\d+/g).map(Number);
+             return { dark: matchMedia('(prefers-color-scheme: dark)').matches, bg };",
+        )
+        .await;
+    assert_eq!(theme["dark"], true, "{theme}");
+    let brightness: u64 = theme["bg"].as_array().unwrap()[..3]
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert!(brightness < 150, "the page is not dark: {theme}");
+    ui.screenshot("dark-01-first-run").await;
+    ui.click(&start).await;
+    ui.wait_for("[data-testid=enrolled-fingerprint]").await;
+    ui.screenshot("dark-02-demo-running").await;
+    ui.click(&ui.wait_for("[data-testid=open-queue]").await)
+        .await;
+    ui.wait_until("[data-testid=queue-item]", |t| !t.contains("Refused"))
+        .await;
+    ui.screenshot("dark-03-queue").await;
+    let list = ui.wait_for("[data-testid=queue-list]").await;
+    ui.type_into(&list, "j").await;
+    ui.type_into(&list, ENTER).await;
+    ui.wait_until("[data-testid=detail-status]", |t| t.contains("Verified"))
+        .await;
+    ui.screenshot("dark-04-detail").await;
+    ui.click(&ui.wait_for("[data-testid=nav-audit]").await)
+        .await;
+    ui.wait_until(".audit-list", |t| !t.contains("Checking"))
+        .await;
+    ui.screenshot("dark-05-audit").await;
+    ui.click(&ui.wait_for("[data-testid=nav-settings]").await)
+        .await;
+    ui.wait_for("[data-testid=settings-fingerprint]").await;
+    ui.screenshot("dark-06-settings").await;
+    ui.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_demo_and_the_keyboard() {
     let _window = ONE_WINDOW.lock().await;
@@ -58,6 +113,7 @@ async fn the_local_demo_and_the_keyboard() {
     ui.click(&ui.wait_for("[data-testid=demo-start]").await)
         .await;
     ui.wait_for("[data-testid=enrolled-fingerprint]").await;
+    ui.screenshot("08a-demo-running").await;
     ui.click(&ui.wait_for("[data-testid=open-queue]").await)
         .await;
     // The demo operator's approvals arrive within seconds, verified.
@@ -220,7 +276,7 @@ async fn approve_reject_and_refuse_in_the_real_window() {
     tamper(&plane, &db, &tampered);
     let row = |hash: &str| format!("[data-testid=queue-item][data-action-hash=\"{hash}\"]");
     ui.wait_until(&row(&approved), |t| {
-        t.contains(&format!("Pay 4200 USD to {HOSTILE}"))
+        t.contains(&format!("Pay 4,200 USD to {HOSTILE}"))
     })
     .await;
     ui.wait_until(&row(&tampered), |t| t.contains("Failed verification"))
@@ -284,7 +340,7 @@ async fn approve_reject_and_refuse_in_the_real_window() {
 
     // Reject the second.
     ui.click(&ui.wait_for(&row(&rejected)).await).await;
-    ui.wait_until("[data-testid=detail-summary]", |t| t.contains("9900"))
+    ui.wait_until("[data-testid=detail-summary]", |t| t.contains("9,900"))
         .await;
     ui.type_into(
         &ui.wait_for("[data-testid=reason-input]").await,

@@ -158,6 +158,38 @@ pub fn value_warning(value: &serde_json::Value) -> Option<String> {
     strings.iter().find_map(|s| warning(s))
 }
 
+/// `4200` → `4,200`; `1234567.5` → `1,234,567.5`; anything not a plain
+/// decimal number is returned as it is.
+pub fn grouped(amount: &str) -> String {
+    let (sign, rest) = match amount.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", amount),
+    };
+    let (whole, fraction) = match rest.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (rest, None),
+    };
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return amount.to_owned();
+    }
+    let mut out = String::with_capacity(amount.len() + whole.len() / 3);
+    out.push_str(sign);
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    if let Some(fraction) = fraction {
+        out.push('.');
+        out.push_str(fraction);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,5 +277,16 @@ mod tests {
         let value = serde_json::json!({"payee": {"name": "Globex", "p\u{0430}yee": 1}});
         assert!(value_warning(&value).is_some());
         assert_eq!(value_warning(&serde_json::json!({"amount": 4200})), None);
+    }
+
+    #[test]
+    fn amounts_are_grouped_by_thousands() {
+        assert_eq!(grouped("4200"), "4,200");
+        assert_eq!(grouped("999"), "999");
+        assert_eq!(grouped("1234567.50"), "1,234,567.50");
+        assert_eq!(grouped("-1000"), "-1,000");
+        assert_eq!(grouped("1e5"), "1e5");
+        assert_eq!(grouped("12."), "12.");
+        assert_eq!(grouped(""), "");
     }
 }

@@ -150,14 +150,17 @@ fn plain(value: Option<&Value>) -> Option<String> {
     })
 }
 
-/// One line a person can decide on, e.g. `Pay 4200.5 USD to Globex LLC`.
+/// One line a person can decide on, e.g. `Pay 4,200.5 USD to Globex LLC`
+/// (the amount grouped for reading; the fields show it as signed).
 pub fn summary(content: &Content) -> String {
     let fields = &content.action.fields;
     let get = |names: &[&str]| names.iter().find_map(|n| plain(fields.get(*n)));
     let tool = visible(&content.action.tool_name);
     match content.action.verb {
         Verb::Payment => {
-            let amount = get(&["amount", "amount_usd"]).unwrap_or_else(|| "an amount".into());
+            let amount = get(&["amount", "amount_usd"])
+                .map(|a| display::grouped(&a))
+                .unwrap_or_else(|| "an amount".into());
             let currency = get(&["currency"]).unwrap_or_default();
             let payee = get(&["payee", "recipient", "destination"])
                 .unwrap_or_else(|| "an unnamed payee".into());

@@ -134,7 +134,7 @@ async fn enrol_queue_show_approve_reject_audit_export() {
     assert_eq!(items[1]["rule_id"], "payment.large.requires_approval");
     assert!(items[1]["sla_deadline"].as_str().unwrap().ends_with('Z'));
     let text = device.ok(&["queue"]);
-    assert!(text.contains("Pay 4200 USD to Globex LLC"), "{text}");
+    assert!(text.contains("Pay 4,200 USD to Globex LLC"), "{text}");
 
     let shown = device.json(&["show", &pay_hash, "--json"]);
     assert_eq!(shown["verified"], true);

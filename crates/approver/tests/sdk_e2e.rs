@@ -62,7 +62,7 @@ async fn the_vendor_sdk_operator_and_the_command_line_approver() {
 
     let (status, out) = approver(home.path(), &["queue"]);
     assert_eq!(status, 0, "{out}");
-    assert!(out.contains("Pay 4200 USD to Globex LLC"), "{out}");
+    assert!(out.contains("Pay 4,200 USD to Globex LLC"), "{out}");
     let (status, out) = approver(
         home.path(),
         &["approve", &approved, "--reason", "invoice checked"],

@@ -78,7 +78,7 @@ async fn the_watcher_follows_the_queue_and_the_connection() {
     let entry = &state.entries[0];
     assert_eq!(entry.action_hash, hash);
     let view = entry.view.as_ref().expect("verified");
-    assert_eq!(view.summary, "Pay 4200 USD to Globex LLC");
+    assert_eq!(view.summary, "Pay 4,200 USD to Globex LLC");
     assert!(entry.refusal.is_none());
 
     plane.kill();

@@ -227,8 +227,55 @@ impl Driver {
         .await
     }
 
-    /// Saves a PNG of the window as `<name>.png` in the screenshot folder.
+    /// Runs a script that ends by calling its last argument, and returns what it passed.
+    pub async fn script_async(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Runs axe-core (WCAG 2.1 A and AA, and its best practices) over the
+    /// page as it is and fails on any serious or critical violation.
+    pub async fn assert_accessible(&self, screen: &str) {
+        let axe = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/node_modules/axe-core/axe.min.js"),
+        )
+        .expect("axe-core is installed with the UI's packages (npm ci in ui/)");
+        let report = self
+            .script_async(&format!(
+                "{axe}
+                 const done = arguments[arguments.length - 1];
+                 axe.run(document, {{ runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] }})
+                   .then((r) => done({{ checked: r.passes.length, violations: r.violations
+                     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                     .map((v) => ({{ id: v.id, impact: v.impact, help: v.help,
+                                    nodes: v.nodes.slice(0, 4).map((n) => n.target.join(' ') + ': ' + n.failureSummary) }})) }}))
+                   .catch((e) => done({{ error: String(e) }}));"
+            ))
+            .await;
+        assert!(
+            report["error"].is_null(),
+            "axe-core did not run on {screen}: {report}"
+        );
+        assert!(
+            report["checked"].as_u64().unwrap_or(0) > 0,
+            "axe-core checked nothing on {screen}: {report}"
+        );
+        let violations = report["violations"].as_array().cloned().unwrap_or_default();
+        assert!(
+            violations.is_empty(),
+            "serious or critical accessibility violations on {screen}:\n{}",
+            serde_json::to_string_pretty(&violations).unwrap()
+        );
+    }
+
+    /// Checks the screen's accessibility (axe-core) and saves a PNG of the
+    /// window as `<name>.png` in the screenshot folder.
     pub async fn screenshot(&self, name: &str) {
+        self.assert_accessible(name).await;
         // With software painting, WebKitWebDriver's screenshot waits for the
         // next frame, and a still page never paints one: flicker one nearly
         // transparent pixel while the screenshot is taken so frames keep coming.

@@ -3,7 +3,7 @@
 //! only, so a notification never shows anything the app has not verified.
 
 use crate::settings::NotificationSettings;
-use heso_approver::display::visible;
+use heso_approver::display::{grouped, visible};
 use heso_approver::view::{FieldView, ItemView};
 
 /// What a button does. An approval's buttons are sent as `<verb>:<action
@@ -80,38 +80,6 @@ pub fn one_line(text: &str) -> String {
 /// is the operator's explanation, not part of the action: it may be cut.
 fn fits(text: &str) -> bool {
     visible(text).chars().nth(MAX_VALUE_CHARS).is_none()
-}
-
-/// `4200` → `4,200`; `1234567.5` → `1,234,567.5`; anything not a plain
-/// decimal number is returned as it is.
-pub fn grouped(amount: &str) -> String {
-    let (sign, rest) = match amount.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", amount),
-    };
-    let (whole, fraction) = match rest.split_once('.') {
-        Some((w, f)) => (w, Some(f)),
-        None => (rest, None),
-    };
-    if whole.is_empty()
-        || !whole.bytes().all(|b| b.is_ascii_digit())
-        || !fraction.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return amount.to_owned();
-    }
-    let mut out = String::with_capacity(amount.len() + whole.len() / 3);
-    out.push_str(sign);
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    if let Some(fraction) = fraction {
-        out.push('.');
-        out.push_str(fraction);
-    }
-    out
 }
 
 /// The payment amount as a number; `None` when redacted, missing, not
@@ -349,17 +317,6 @@ pub mod tests {
             quorum: None,
             routing_note: None,
         })
-    }
-
-    #[test]
-    fn amounts_are_grouped_by_thousands() {
-        assert_eq!(grouped("4200"), "4,200");
-        assert_eq!(grouped("999"), "999");
-        assert_eq!(grouped("1234567.50"), "1,234,567.50");
-        assert_eq!(grouped("-1000"), "-1,000");
-        assert_eq!(grouped("1e5"), "1e5");
-        assert_eq!(grouped("12."), "12.");
-        assert_eq!(grouped(""), "");
     }
 
     #[test]
