@@ -19,6 +19,8 @@ use support::webdriver::Driver;
 
 const HOSTILE: &str = "<img src=x onerror=alert(1)>";
 const ENTER: &str = "\u{E007}";
+const ARROW_DOWN: &str = "\u{E015}";
+const ESCAPE: &str = "\u{E00C}";
 
 /// One app window at a time: the tests share the display and the keyring.
 static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -47,6 +49,85 @@ fn tamper(plane: &Plane, db: &std::path::Path, hash: &str) {
     .unwrap();
     let org = plane.state().store().org_by_name(ORG).unwrap().unwrap().id;
     plane.state().changes().bump(org);
+}
+
+/// Everything a person needs, with the keyboard alone: start the demo
+/// (enrolment), open the queue, move through it as a listbox whose selected
+/// row is announced, open an item, reach Settings and the remove dialog,
+/// which takes the focus on its safe choice and gives it back on Escape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keyboard_alone_reaches_every_step() {
+    let _window = ONE_WINDOW.lock().await;
+    let home = tempfile::tempdir().unwrap();
+    let app = PathBuf::from(env!("CARGO_BIN_EXE_heso-approver-app"));
+    let ui = Driver::launch(&app, &[("HESO_APPROVER_HOME", home.path())], screenshots()).await;
+    ui.wait_for("[data-testid=demo-start]").await;
+    let start = ui.tab_to("demo-start", false).await;
+    ui.type_into(&start, ENTER).await;
+    ui.wait_for("[data-testid=enrolled-fingerprint]").await;
+    let open = ui.tab_to("open-queue", false).await;
+    ui.type_into(&open, ENTER).await;
+    ui.wait_until("[data-testid=queue-item]", |t| !t.contains("Refused"))
+        .await;
+    let list = ui.tab_to("queue-list", false).await;
+    assert_eq!(
+        ui.attribute(&list, "role").await.as_deref(),
+        Some("listbox")
+    );
+    ui.type_into(&list, ARROW_DOWN).await;
+    ui.type_into(&list, ARROW_DOWN).await;
+    let selected = ui.wait_for(".queue-item.selected").await;
+    assert_eq!(
+        ui.attribute(&selected, "role").await.as_deref(),
+        Some("option")
+    );
+    assert_eq!(
+        ui.attribute(&selected, "aria-selected").await.as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        ui.attribute(&selected, "aria-posinset").await.as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        ui.attribute(&list, "aria-activedescendant").await,
+        ui.attribute(&selected, "id").await,
+        "the selected row is the list's active descendant"
+    );
+    ui.type_into(&list, ENTER).await;
+    ui.wait_until("[data-testid=detail-status]", |t| t.contains("Verified"))
+        .await;
+    let settings = ui.tab_to("nav-settings", true).await;
+    ui.type_into(&settings, ENTER).await;
+    ui.wait_for("[data-testid=settings-fingerprint]").await;
+    let remove = ui.tab_to("remove-device", false).await;
+    ui.type_into(&remove, ENTER).await;
+    ui.wait_for("[role=dialog]").await;
+    let focused = ui.focused().await;
+    assert_eq!(
+        ui.attribute(&focused, "data-testid").await.as_deref(),
+        Some("remove-cancel"),
+        "the dialog opens on its safe choice"
+    );
+    ui.screenshot("07b-remove-dialog").await;
+    ui.type_into(&focused, ESCAPE).await;
+    for _ in 0..50 {
+        if ui.find_all("[role=dialog]").await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        ui.find_all("[role=dialog]").await.is_empty(),
+        "Escape closes the dialog"
+    );
+    let back = ui.focused().await;
+    assert_eq!(
+        ui.attribute(&back, "data-testid").await.as_deref(),
+        Some("remove-device"),
+        "the focus returns where it was"
+    );
+    ui.close().await;
 }
 
 /// The window follows the desktop's dark preference (GTK's, which WebKitGTK

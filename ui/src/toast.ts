@@ -6,7 +6,8 @@ export function toast(message: string, kind: "ok" | "info" | "error" = "info") {
   const close = () => el.remove();
   const el = h(
     "div",
-    { class: `toast toast-${kind}`, "data-testid": "toast", "data-kind": kind },
+    // Errors interrupt (an alert); the rest wait for a pause (the polite region).
+    { class: `toast toast-${kind}`, "data-testid": "toast", "data-kind": kind, role: kind === "error" ? "alert" : undefined },
     h("span", {}, message),
     h("button", { class: "toast-close", "aria-label": "Dismiss", onclick: close }, "×"),
   );

@@ -227,6 +227,35 @@ impl Driver {
         .await
     }
 
+    /// The element that has the keyboard focus.
+    pub async fn focused(&self) -> String {
+        let found = self.script("return document.activeElement;").await;
+        found[ELEMENT]
+            .as_str()
+            .expect("some element has the focus")
+            .to_owned()
+    }
+
+    /// Presses Tab (Shift+Tab when `back`) until the element with this test
+    /// id has the focus, as a keyboard user moves; returns that element.
+    pub async fn tab_to(&self, test_id: &str, back: bool) -> String {
+        const SHIFT: &str = "\u{E008}";
+        const TAB: &str = "\u{E004}";
+        for _ in 0..60 {
+            let focused = self.focused().await;
+            if self.attribute(&focused, "data-testid").await.as_deref() == Some(test_id) {
+                return focused;
+            }
+            let keys = if back {
+                format!("{SHIFT}{TAB}")
+            } else {
+                TAB.to_owned()
+            };
+            self.type_into(&focused, &keys).await;
+        }
+        panic!("Tab never reached [data-testid={test_id}]");
+    }
+
     /// Runs a script that ends by calling its last argument, and returns what it passed.
     pub async fn script_async(&self, script: &str) -> Value {
         self.call(

@@ -80,7 +80,7 @@ export class DetailPane {
       clear(this.root,
         h("div", { class: "detail-scroll" },
           h("h2", { class: "detail-title" }, "This approval cannot be approved"),
-          h("div", { class: "verify-box refused", "data-testid": "detail-status", "data-verified": "false" },
+          h("div", { class: "verify-box refused", "data-testid": "detail-status", "data-verified": "false", role: "alert" },
             h("strong", {}, "Refused: failed verification"),
             h("p", {}, d.refusal ?? "unknown reason"),
             h("p", { class: "muted small" }, "Nothing was signed. Tell your operator: the control plane sent something its operator did not sign as shown."),
@@ -105,7 +105,7 @@ export class DetailPane {
               h("strong", {}, "Look closely before deciding: "),
               h("ul", {}, v.warnings.map((w) => h("li", { class: "isolated" }, w))))
           : null,
-        h("div", { class: "verify-box verified", "data-testid": "detail-status", "data-verified": "true" },
+        h("div", { class: "verify-box verified", "data-testid": "detail-status", "data-verified": "true", role: "status" },
           h("strong", {}, d.offline_copy ? "Verified (copy kept while offline)" : "Verified"),
           h("span", {}, " · signed by operator "),
           h("span", { class: "mono" }, v.operator_fingerprint),

@@ -17,11 +17,13 @@ export class QueueScreen {
   private selected: string | null = null;
   private verb = "";
   private text = "";
-  private list = h("div", { class: "queue-list", tabindex: 0, "data-testid": "queue-list" });
-  private spacer = h("div", { class: "queue-spacer" });
+  // A listbox: the rows are its options, the selected one announced through
+  // aria-activedescendant while focus stays on the list (rows come and go as it scrolls).
+  private list = h("div", { class: "queue-list", tabindex: 0, role: "listbox", "aria-label": "Pending approvals", "data-testid": "queue-list" });
+  private spacer = h("div", { class: "queue-spacer", role: "none" });
   private empty = h("div", { class: "queue-empty" });
   private verbSelect = h("select", { "aria-label": "Filter by verb", "data-testid": "filter-verb" });
-  private search = h("input", { type: "search", placeholder: "Filter: payee, tool, rule, account…", "data-testid": "filter-text", spellcheck: "false" });
+  private search = h("input", { type: "search", placeholder: "Filter: payee, tool, rule, account…", "aria-label": "Filter by text", "data-testid": "filter-text", spellcheck: "false" });
   private header = h("div", { class: "queue-head" });
   private detail = new DetailPane();
   private loaded = false;
@@ -105,6 +107,9 @@ export class QueueScreen {
     const nodes: HTMLElement[] = [];
     for (let i = first; i < last; i++) nodes.push(this.rowElement(this.visible[i], i, now));
     this.spacer.replaceChildren(...nodes);
+    const selectedShown = nodes.some((n) => n.id === rowId(this.selected));
+    if (selectedShown) this.list.setAttribute("aria-activedescendant", rowId(this.selected));
+    else this.list.removeAttribute("aria-activedescendant");
     this.empty.hidden = total > 0;
     this.empty.textContent = !this.loaded
       ? "Loading the queue…"
@@ -117,6 +122,12 @@ export class QueueScreen {
 
   private rowElement(row: QueueRow, index: number, now: number): HTMLElement {
     const el = this.rowContent(row, now);
+    el.id = rowId(row.action_hash);
+    el.setAttribute("role", "option");
+    el.setAttribute("aria-selected", String(row.action_hash === this.selected));
+    // Only the rows in view exist: say where this one sits in the whole list.
+    el.setAttribute("aria-setsize", String(this.visible.length));
+    el.setAttribute("aria-posinset", String(index + 1));
     // Positioned through the CSSOM: the CSP allows no style attributes.
     el.style.top = `${index * ROW_HEIGHT}px`;
     el.style.height = `${ROW_HEIGHT - 8}px`;
@@ -180,9 +191,12 @@ export class QueueScreen {
     const target = e.target as HTMLElement | null;
     if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT")) return;
     const key = e.key.toLowerCase();
-    if (key === "j") this.move(1);
-    else if (key === "k") this.move(-1);
-    else if (key === "enter" && this.selected) this.open(this.selected);
+    if (key === "j" || (key === "arrowdown" && target === this.list)) this.move(1);
+    else if (key === "k" || (key === "arrowup" && target === this.list)) this.move(-1);
+    else if (key === "home" && target === this.list) this.move(-this.visible.length);
+    else if (key === "end" && target === this.list) this.move(this.visible.length);
+    // Enter belongs to whatever has the focus (a button, a link) unless that is the list itself.
+    else if (key === "enter" && this.selected && (target === this.list || target === document.body)) this.open(this.selected);
     else if ((key === "a" || key === "r") && this.selected) {
       // Only what is on screen is ever signed: the open, verified item.
       if (this.detail.openHash() !== this.selected) {
@@ -199,4 +213,9 @@ export class QueueScreen {
     } else return;
     e.preventDefault();
   }
+}
+
+/// The element id of a row, for aria-activedescendant.
+function rowId(hash: string | null): string {
+  return `queue-row-${hash ?? ""}`;
 }

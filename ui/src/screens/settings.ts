@@ -127,7 +127,26 @@ function rosterRow(entry: RosterEntry): HTMLElement {
 }
 
 function confirmRemove(changed: (s: Status) => void) {
-  const close = () => overlay.remove();
+  const returnTo = document.activeElement as HTMLElement | null;
+  const close = () => {
+    overlay.remove();
+    document.removeEventListener("keydown", onKey, true);
+    returnTo?.focus();
+  };
+  const onKey = (e: KeyboardEvent) => {
+    if (e.key === "Escape") {
+      e.preventDefault();
+      close();
+    } else if (e.key === "Tab") {
+      // Focus stays in the dialog while it is open.
+      const buttons = [...overlay.querySelectorAll("button")].filter((b) => !b.disabled);
+      const at = buttons.indexOf(document.activeElement as HTMLButtonElement);
+      const next = (at + (e.shiftKey ? -1 : 1) + buttons.length) % buttons.length;
+      e.preventDefault();
+      buttons[next]?.focus();
+    }
+  };
+  const cancel = h("button", { class: "secondary", "data-testid": "remove-cancel", onclick: () => close() }, "Cancel");
   const confirm = h("button", { class: "danger", "data-testid": "remove-confirm" }, "Delete the key and remove");
   confirm.addEventListener("click", async () => {
     confirm.disabled = true;
@@ -142,13 +161,16 @@ function confirmRemove(changed: (s: Status) => void) {
     }
   });
   const overlay = h("div", { class: "overlay" },
-    h("div", { class: "card dialog", role: "dialog", "aria-modal": "true" },
-      h("h2", {}, "Remove this device?"),
-      h("p", {}, "The signing key is deleted from the keychain. This cannot be undone."),
-      h("div", { class: "dialog-buttons" }, h("button", { class: "secondary", onclick: close }, "Cancel"), confirm),
+    h("div", { class: "card dialog", role: "dialog", "aria-modal": "true", "aria-labelledby": "remove-title", "aria-describedby": "remove-text" },
+      h("h2", { id: "remove-title" }, "Remove this device?"),
+      h("p", { id: "remove-text" }, "The signing key is deleted from the keychain. This cannot be undone."),
+      h("div", { class: "dialog-buttons" }, cancel, confirm),
     ),
   );
   document.body.appendChild(overlay);
+  document.addEventListener("keydown", onKey, true);
+  // The safe choice has the focus.
+  cancel.focus();
 }
 
 /// `{USD: 10000, EUR: 9000}` as `USD 10000, EUR 9000`.
