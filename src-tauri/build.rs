@@ -10,6 +10,8 @@ fn main() {
         "audit",
         "roster",
         "export_receipts",
+        "export_history",
+        "audit_receipt",
         "settings",
         "save_settings",
         "remove_device",

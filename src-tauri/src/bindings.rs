@@ -5,7 +5,7 @@
 
 #[cfg(test)]
 mod tests {
-    use crate::commands::{ItemDetail, Status};
+    use crate::commands::{AuditReceipt, ItemDetail, Status};
     use crate::rows::{QueuePayload, QueueRow};
     use heso_approver::audit::AuditEntry;
     use heso_approver::view::{ConditionView, FieldView, ItemView, QuorumView};
@@ -39,6 +39,7 @@ mod tests {
             declaration::<Outcome>(&cfg),
             declaration::<DecisionResult>(&cfg),
             declaration::<AuditEntry>(&cfg),
+            declaration::<AuditReceipt>(&cfg),
             declaration::<NotificationSettings>(&cfg),
             declaration::<Settings>(&cfg),
         ];

@@ -4,7 +4,9 @@
 use crate::agent_link::tell;
 use crate::rows::{payload, QueuePayload};
 use crate::state::{AppState, Inner};
-use heso_approver::audit::{audit as audit_entries, export_lines, AuditEntry};
+use heso_approver::audit::{
+    audit as audit_entries, export_lines, history_csv, history_jsonl, AuditEntry,
+};
 use heso_approver::device_key::Keychain;
 use heso_approver::display::visible;
 use heso_approver::enrol::{enrol as enrol_device, remove_device as remove};
@@ -366,17 +368,82 @@ pub struct Exported {
 pub async fn export_receipts(state: State<'_, AppState>) -> Answer<Exported> {
     let entries = audit_now(&state).await?;
     let (lines, count) = export_lines(&entries);
+    let path = write_export(&state, "heso-receipts", "jsonl", &lines)?;
+    Ok(Exported { path, count })
+}
+
+/// Writes the audit history (every entry, as the Audit screen lists it) as
+/// CSV or JSON lines, beside the receipts export.
+#[tauri::command]
+pub async fn export_history(state: State<'_, AppState>, format: String) -> Answer<Exported> {
+    let entries = audit_now(&state).await?;
+    let (text, extension) = match format.as_str() {
+        "csv" => (history_csv(&entries), "csv"),
+        "jsonl" => (history_jsonl(&entries), "jsonl"),
+        _ => return Err(format!("no export as {}", visible(&format))),
+    };
+    let path = write_export(&state, "heso-audit", extension, &text)?;
+    Ok(Exported {
+        path,
+        count: entries.len(),
+    })
+}
+
+/// A new file named `<stem>-<time>.<extension>` in the Downloads folder (or
+/// the approver's home when there is none); returns its path.
+fn write_export(state: &AppState, stem: &str, extension: &str, text: &str) -> Answer<String> {
     let dir = directories::UserDirs::new()
         .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
         .filter(|d| d.is_dir())
         .unwrap_or_else(|| state.home.join("exports"));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let stamp = heso_approver::clock::now_rfc3339().replace(':', "-");
-    let path = dir.join(format!("heso-receipts-{stamp}.jsonl"));
-    std::fs::write(&path, lines).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(Exported {
-        path: path.display().to_string(),
-        count,
+    let path = dir.join(format!("{stem}-{stamp}.{extension}"));
+    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path.display().to_string())
+}
+
+/// The signed bytes behind an audit entry, for a person to read: the final
+/// receipt when there is one, otherwise the suspended receipt this device
+/// verified and decided on.
+#[derive(Debug, Serialize, ts_rs::TS)]
+pub struct AuditReceipt {
+    /// `final` or `suspended (as this device verified it)`.
+    pub which: String,
+    /// The receipt, pretty-printed JSON (text only: the window never parses it as markup).
+    pub json: String,
+}
+
+#[tauri::command]
+pub async fn audit_receipt(
+    state: State<'_, AppState>,
+    action_hash: String,
+) -> Answer<AuditReceipt> {
+    check_hash(&action_hash)?;
+    let entries = audit_now(&state).await?;
+    let entry = entries
+        .iter()
+        .find(|e| e.action_hash == action_hash)
+        .ok_or("no co-signature of this device on that action")?;
+    if let Some(receipt) = &entry.final_receipt {
+        return Ok(AuditReceipt {
+            which: "final".into(),
+            json: serde_json::to_string_pretty(receipt).map_err(|e| e.to_string())?,
+        });
+    }
+    let approver = session_approver(&state).await?;
+    let approver = approver.lock().await;
+    let journalled = approver
+        .journal
+        .all()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|e| e.action_hash == action_hash)
+        .ok_or("no signed receipt of this action is kept on this device")?;
+    let receipt: Value = serde_json::from_str(&journalled.receipt).map_err(|e| e.to_string())?;
+    Ok(AuditReceipt {
+        which: "suspended (as this device verified it)".into(),
+        json: serde_json::to_string_pretty(&receipt).map_err(|e| e.to_string())?,
     })
 }
 

@@ -122,6 +122,8 @@ fn main() {
             commands::audit,
             commands::roster,
             commands::export_receipts,
+            commands::export_history,
+            commands::audit_receipt,
             commands::settings,
             commands::save_settings,
             commands::remove_device,

@@ -487,7 +487,63 @@ async fn approve_reject_and_refuse_in_the_real_window() {
         t.contains("Reported as suspicious")
     })
     .await;
+    // Each row says what was decided, under which rule, and why; the
+    // hostile payee stays literal text.
+    let approved_row = ui.text(&ui.wait_for(&audit_row(&approved)).await).await;
+    assert!(
+        approved_row.contains(&format!("Pay 4,200 USD to {HOSTILE}"))
+            && approved_row.contains("Reason: invoice INV-7 checked")
+            && approved_row.contains("payment.large.requires_approval"),
+        "{approved_row}"
+    );
+    assert!(ui.find_all("[data-testid=audit-list] img").await.is_empty());
     ui.screenshot("06-audit").await;
+    // Filters: by decision, then by text.
+    ui.wait_for("[data-testid=audit-filter-decision]").await;
+    ui.script(
+        "const s = document.querySelector('[data-testid=audit-filter-decision]');
+         s.value = 'rejected'; s.dispatchEvent(new Event('change'));",
+    )
+    .await;
+    let shown: Vec<String> = {
+        let mut hashes = Vec::new();
+        for row in ui.find_all("[data-testid=audit-item]").await {
+            hashes.push(ui.attribute(&row, "data-action-hash").await.unwrap());
+        }
+        hashes
+    };
+    assert!(
+        shown.contains(&rejected) && !shown.contains(&approved),
+        "{shown:?}"
+    );
+    ui.script(
+        "const s = document.querySelector('[data-testid=audit-filter-decision]');
+         s.value = ''; s.dispatchEvent(new Event('change'));",
+    )
+    .await;
+    ui.type_into(
+        &ui.wait_for("[data-testid=audit-filter-text]").await,
+        "INV-7",
+    )
+    .await;
+    ui.wait_until("[data-testid=audit-count]", |t| t.starts_with("1 of "))
+        .await;
+    // The signed view of the approval's final receipt.
+    let details = ui
+        .wait_for(&format!(
+            "{} [data-testid=audit-receipt] summary",
+            audit_row(&approved)
+        ))
+        .await;
+    ui.click(&details).await;
+    let signed = ui
+        .wait_until("[data-testid=audit-receipt-json]", |t| {
+            t.contains("\"approver_decision\"")
+        })
+        .await;
+    let signed: Value = serde_json::from_str(&ui.text(&signed).await).unwrap();
+    assert_eq!(signed, receipt, "the signed view is the final receipt");
+    ui.screenshot("06b-audit-filtered-receipt").await;
 
     // The decisions' messages fade first: they sit over the settings' controls.
     for _ in 0..100 {

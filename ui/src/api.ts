@@ -3,10 +3,10 @@ import { invoke } from "@tauri-apps/api/core";
 
 // The types the Rust side sends, generated from its types (see bindings.ts).
 import type {
-  AuditEntry, DecisionResult, ItemDetail, QueuePayload, Settings, Status,
+  AuditEntry, AuditReceipt, DecisionResult, ItemDetail, QueuePayload, Settings, Status,
 } from "./bindings";
 export type {
-  AuditEntry, ConditionView, DecisionResult, FieldView, ItemDetail, ItemView, NotificationSettings,
+  AuditEntry, AuditReceipt, ConditionView, DecisionResult, FieldView, ItemDetail, ItemView, NotificationSettings,
   Outcome, QueuePayload, QueueRow, QuorumView, Settings, Status,
 } from "./bindings";
 
@@ -33,6 +33,8 @@ export const api = {
   roster: () => invoke<{ org: string; items: RosterEntry[] }>("roster"),
   audit: () => invoke<{ entries: AuditEntry[]; alerts: number }>("audit"),
   exportReceipts: () => invoke<{ path: string; count: number }>("export_receipts"),
+  exportHistory: (format: "csv" | "jsonl") => invoke<{ path: string; count: number }>("export_history", { format }),
+  auditReceipt: (actionHash: string) => invoke<AuditReceipt>("audit_receipt", { actionHash }),
   settings: () => invoke<Settings>("settings"),
   saveSettings: (settings: Settings) => invoke<Settings>("save_settings", { settings }),
   removeDevice: () => invoke<Status>("remove_device"),

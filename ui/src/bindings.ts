@@ -166,7 +166,44 @@ alert?: string,
 /**
  * Rejected with "Report suspicious": the agent's request looked like an attack.
  */
-reported: boolean, };
+reported: boolean, 
+/**
+ * What was decided, e.g. `Pay 4,200 USD to Globex LLC`: from the copy this
+ * device verified when deciding or, for a decision it did not journal, the
+ * verified final receipt. `None` when neither is at hand.
+ */
+summary?: string, 
+/**
+ * `payment`, `delete`, … (empty with no summary).
+ */
+verb: string, tool: string, rule_id: string, 
+/**
+ * The rule's sentence, e.g. "Payments over 1,000 need approval".
+ */
+rule_display: string, 
+/**
+ * The reason signed with the decision.
+ */
+reason: string, 
+/**
+ * Fingerprints of the other approvers on a verified quorum receipt.
+ */
+cosigners: Array<string>, };
+
+/**
+ * The signed bytes behind an audit entry, for a person to read: the final
+ * receipt when there is one, otherwise the suspended receipt this device
+ * verified and decided on.
+ */
+export type AuditReceipt = { 
+/**
+ * `final` or `suspended (as this device verified it)`.
+ */
+which: string, 
+/**
+ * The receipt, pretty-printed JSON (text only: the window never parses it as markup).
+ */
+json: string, };
 
 export type NotificationSettings = { enabled: boolean, 
 /**

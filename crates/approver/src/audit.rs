@@ -1,12 +1,14 @@
 //! Audit: every co-signature made in this approver's name, from the journal
 //! and from the control plane, each final receipt verified offline.
 
+use crate::display::visible;
 use crate::journal::{JournalEntry, SubmitState};
+use crate::view;
 use crate::workflow::Approver;
 use heso_receipt::canonical::seal;
 use heso_receipt::{
-    keys, promote_to_l1, quorum_base, verify_receipt, ApproverRecord, MultiApproval, Receipt,
-    TrustLevel, VerdictKind, Verified,
+    keys, promote_to_l1, quorum_base, verify_receipt, ApproverRecord, Content, MultiApproval,
+    Receipt, TrustLevel, VerdictKind, Verified,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -30,6 +32,21 @@ pub struct AuditEntry {
     pub alert: Option<String>,
     /// Rejected with "Report suspicious": the agent's request looked like an attack.
     pub reported: bool,
+    /// What was decided, e.g. `Pay 4,200 USD to Globex LLC`: from the copy this
+    /// device verified when deciding or, for a decision it did not journal, the
+    /// verified final receipt. `None` when neither is at hand.
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub summary: Option<String>,
+    /// `payment`, `delete`, … (empty with no summary).
+    pub verb: String,
+    pub tool: String,
+    pub rule_id: String,
+    /// The rule's sentence, e.g. "Payments over 1,000 need approval".
+    pub rule_display: String,
+    /// The reason signed with the decision.
+    pub reason: String,
+    /// Fingerprints of the other approvers on a verified quorum receipt.
+    pub cosigners: Vec<String>,
     #[serde(skip)]
     pub final_receipt: Option<Receipt>,
 }
@@ -183,7 +200,21 @@ pub async fn audit(approver: &Approver) -> Result<Vec<AuditEntry>, crate::journa
             (None, Some("approved")) => (false, "awaiting the operator's final receipt".into()),
             (None, _) => (false, "rejected: no L1 receipt is made".into()),
         };
+        let seen_here = local.and_then(|e| serde_json::from_str::<Receipt>(&e.receipt).ok());
+        let final_content = final_receipt
+            .as_ref()
+            .filter(|_| verified)
+            .map(|r| &r.content);
+        let about = About::of(seen_here.as_ref().map(|r| &r.content).or(final_content));
+        let cosigners = final_content.map_or_else(Vec::new, |c| cosigners(c, &own_key));
         entries.push(AuditEntry {
+            summary: about.summary,
+            verb: about.verb,
+            tool: about.tool,
+            rule_id: about.rule_id,
+            rule_display: about.rule_display,
+            reason: visible(reason.as_deref().unwrap_or_default()),
+            cosigners,
             decision: item["decision"].as_str().unwrap_or_default().to_owned(),
             decided_at: item["decided_at"].as_str().unwrap_or_default().to_owned(),
             submission: local.map_or("not in this device's journal".into(), |e| {
@@ -206,7 +237,16 @@ pub async fn audit(approver: &Approver) -> Result<Vec<AuditEntry>, crate::journa
             (None, SubmitState::Confirmed) => "the control plane no longer lists it".into(),
             (None, _) => "not recorded by the control plane".into(),
         };
+        let seen_here = serde_json::from_str::<Receipt>(&entry.receipt).ok();
+        let about = About::of(seen_here.as_ref().map(|r| &r.content));
         entries.push(AuditEntry {
+            summary: about.summary,
+            verb: about.verb,
+            tool: about.tool,
+            rule_id: about.rule_id,
+            rule_display: about.rule_display,
+            reason: visible(&entry.reason),
+            cosigners: Vec::new(),
             action_hash: hash.clone(),
             decision: entry.decision.clone(),
             decided_at: crate::clock::rfc3339(entry.created_at),
@@ -227,6 +267,110 @@ pub async fn audit(approver: &Approver) -> Result<Vec<AuditEntry>, crate::journa
     Ok(entries)
 }
 
+/// What a decision was about, in the words the window and the command line
+/// show (hidden characters made visible).
+#[derive(Default)]
+struct About {
+    summary: Option<String>,
+    verb: String,
+    tool: String,
+    rule_id: String,
+    rule_display: String,
+}
+
+impl About {
+    fn of(content: Option<&Content>) -> About {
+        let Some(content) = content else {
+            return About::default();
+        };
+        About {
+            summary: Some(view::summary(content)),
+            verb: content.action.verb.as_str().to_owned(),
+            tool: visible(&content.action.tool_name),
+            rule_id: visible(&content.policy.rule_id),
+            rule_display: visible(&content.policy.rule_display),
+        }
+    }
+}
+
+/// The other approvers whose records a quorum receipt carries.
+fn cosigners(content: &Content, own_key: &str) -> Vec<String> {
+    let Some(quorum) = &content.multi_approval else {
+        return Vec::new();
+    };
+    quorum
+        .approvers
+        .iter()
+        .filter(|r| r.approver_identity != own_key)
+        .map(|r| match keys::decode_public_key(&r.approver_identity) {
+            Ok(key) => keys::fingerprint(&key),
+            Err(_) => visible(&r.approver_identity),
+        })
+        .collect()
+}
+
+/// The history as JSON lines: one entry per line, as `audit --json` shows it.
+pub fn history_jsonl(entries: &[AuditEntry]) -> String {
+    entries
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("entries serialize") + "\n")
+        .collect()
+}
+
+/// The history as CSV for a spreadsheet. Every text an agent or a control
+/// plane chose is a cell that could start with `=`, `+`, `-`, `@` (a formula
+/// when opened): such cells get a leading `'` so they stay text.
+pub fn history_csv(entries: &[AuditEntry]) -> String {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(HISTORY_COLUMNS)
+        .expect("writing to memory cannot fail");
+    for e in entries {
+        let row = [
+            e.decided_at.as_str(),
+            &e.decision,
+            e.summary.as_deref().unwrap_or_default(),
+            &e.verb,
+            &e.tool,
+            &e.rule_id,
+            &e.rule_display,
+            &e.reason,
+            &e.cosigners.join(" "),
+            if e.reported { "yes" } else { "" },
+            &e.submission,
+            &e.verification,
+            e.alert.as_deref().unwrap_or_default(),
+            &e.action_hash,
+        ];
+        out.write_record(row.iter().map(|cell| inert_cell(cell).into_owned()))
+            .expect("writing to memory cannot fail");
+    }
+    String::from_utf8(out.into_inner().expect("in memory")).expect("the cells are text")
+}
+
+const HISTORY_COLUMNS: [&str; 14] = [
+    "decided_at",
+    "decision",
+    "summary",
+    "verb",
+    "tool",
+    "rule_id",
+    "rule",
+    "reason",
+    "cosigners",
+    "reported",
+    "submission",
+    "final_receipt",
+    "alert",
+    "action_hash",
+];
+
+fn inert_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
 /// The verified final receipts among `entries`, one JSON object per line,
 /// and how many there are.
 pub fn export_lines(entries: &[AuditEntry]) -> (String, usize) {
@@ -242,4 +386,68 @@ pub fn export_lines(entries: &[AuditEntry]) -> (String, usize) {
         count += 1;
     }
     (out, count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(tool: &str, reason: &str) -> AuditEntry {
+        AuditEntry {
+            action_hash: "ab".repeat(32),
+            decision: "approved".into(),
+            decided_at: "2026-11-28T06:00:00Z".into(),
+            submission: "confirmed".into(),
+            verification: "Valid L1".into(),
+            verified: true,
+            alert: None,
+            reported: false,
+            summary: Some("Pay 4,200 USD to Globex LLC".into()),
+            verb: "payment".into(),
+            tool: tool.into(),
+            rule_id: "pay".into(),
+            rule_display: "Payments over 1,000".into(),
+            reason: reason.into(),
+            cosigners: vec!["heso:aa".into(), "heso:bb".into()],
+            final_receipt: None,
+        }
+    }
+
+    /// An agent names its tool `=HYPERLINK(...)`: opened in a spreadsheet,
+    /// the history must show that text, not run it.
+    #[test]
+    fn csv_cells_never_start_a_formula() {
+        for hostile in [
+            "=HYPERLINK(\"http://x\")",
+            "+1+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\t=1",
+        ] {
+            let csv = history_csv(&[entry(hostile, hostile)]);
+            let mut reader = csv::Reader::from_reader(csv.as_bytes());
+            let row = reader.records().next().unwrap().unwrap();
+            assert_eq!(&row[4], format!("'{hostile}"), "{csv}");
+            assert_eq!(&row[7], format!("'{hostile}"), "{csv}");
+        }
+        let csv = history_csv(&[entry("stripe.transfers.create", "checked, twice")]);
+        let row = csv::Reader::from_reader(csv.as_bytes())
+            .records()
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(&row[2], "Pay 4,200 USD to Globex LLC");
+        assert_eq!(&row[4], "stripe.transfers.create");
+        assert_eq!(&row[7], "checked, twice");
+        assert_eq!(&row[8], "heso:aa heso:bb");
+    }
+
+    #[test]
+    fn json_lines_hold_one_entry_each() {
+        let text = history_jsonl(&[entry("a", "b"), entry("c", "d\ne")]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        let second: Value = serde_json::from_str(lines[1]).unwrap();
+        assert_eq!(second["reason"], "d\ne");
+    }
 }

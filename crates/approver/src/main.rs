@@ -76,10 +76,18 @@ enum Command {
         #[arg(long, default_value = "")]
         reason: String,
     },
-    /// Every co-signature made in this approver's name, final receipts verified offline.
+    /// Every co-signature made in this approver's name, final receipts verified offline:
+    /// what was decided, the rule, the reason, who else signed a quorum.
     Audit {
-        #[arg(long)]
+        /// One JSON array.
+        #[arg(long, conflicts_with_all = ["jsonl", "csv"])]
         json: bool,
+        /// One JSON object per line.
+        #[arg(long, conflicts_with = "csv")]
+        jsonl: bool,
+        /// CSV with a header row (cells that would be formulas are quoted as text).
+        #[arg(long)]
+        csv: bool,
     },
     /// Write the verified final receipts as .jsonl.
     Export { file: std::path::PathBuf },
@@ -129,7 +137,9 @@ fn main() -> ExitCode {
             action_hash,
             reason,
         } => c::decide(&action_hash, Decision::Rejected, &reason),
-        Command::Audit { json } => c::audit_command(json),
+        Command::Audit { json, jsonl, csv } => {
+            c::audit_command(c::AuditFormat::from_flags(json, jsonl, csv))
+        }
         Command::Export { file } => c::export(&file),
     };
     match result {

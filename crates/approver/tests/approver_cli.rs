@@ -177,6 +177,36 @@ async fn enrol_queue_show_approve_reject_audit_export() {
         .find(|e| e["action_hash"] == big_hash)
         .unwrap();
     assert_eq!(rejected["decision"], "rejected");
+    // The history says what was decided, under which rule, and why.
+    assert_eq!(approved["summary"], "Pay 4,200 USD to Globex LLC");
+    assert_eq!(approved["verb"], "payment");
+    assert_eq!(approved["rule_id"], "payment.large.requires_approval");
+    assert_eq!(approved["reason"], "invoice checked");
+    assert_eq!(rejected["summary"], "Pay 9,100 USD to Globex LLC");
+    assert_eq!(rejected["reason"], "unknown payee");
+    let text = device.ok(&["audit"]);
+    assert!(
+        text.contains("approved Pay 4,200 USD to Globex LLC"),
+        "{text}"
+    );
+    assert!(text.contains("reason: invoice checked"), "{text}");
+    let lines = device.ok(&["audit", "--jsonl"]);
+    assert_eq!(lines.lines().count(), 2);
+    for line in lines.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(entry["summary"].as_str().unwrap().starts_with("Pay "));
+    }
+    let csv = device.ok(&["audit", "--csv"]);
+    let mut rows = csv.lines();
+    assert!(rows
+        .next()
+        .unwrap()
+        .starts_with("decided_at,decision,summary,verb,"));
+    assert!(
+        csv.contains(",approved,\"Pay 4,200 USD to Globex LLC\",payment,"),
+        "{csv}"
+    );
+    assert_eq!(rows.count(), 2);
 
     let export = device.home.path().join("final.jsonl");
     device.ok(&["export", export.to_str().unwrap()]);
@@ -774,5 +804,13 @@ async fn a_two_of_three_quorum_from_the_command_line() {
             .clone();
         assert_eq!(entry["verification"], "Valid L1 (quorum 2 of 3)", "{entry}");
         assert_eq!(entry["verified"], true);
+        // Who else signed: the other device of the two, by fingerprint.
+        let me = device.json(&["whoami", "--json"])["fingerprint"].clone();
+        let others: Vec<Value> = devices[..2]
+            .iter()
+            .map(|d| d.json(&["whoami", "--json"])["fingerprint"].clone())
+            .filter(|f| *f != me)
+            .collect();
+        assert_eq!(entry["cosigners"], Value::Array(others), "{entry}");
     }
 }

@@ -1,6 +1,8 @@
 //! The approver commands: enroll, whoami, queue, show, approve, reject, audit, export.
 
-use heso_approver::audit::{audit, export_lines, NOT_BY_THIS_DEVICE};
+use heso_approver::audit::{
+    audit, export_lines, history_csv, history_jsonl, AuditEntry, NOT_BY_THIS_DEVICE,
+};
 use heso_approver::device_key::Keychain;
 use heso_approver::display::visible;
 use heso_approver::enrol::{enrol, EnrolError};
@@ -406,40 +408,36 @@ fn capitalized(word: &str) -> String {
         .unwrap_or_default()
 }
 
-pub fn audit_command(json: bool) -> Result<()> {
+/// How `audit` prints the history.
+pub enum AuditFormat {
+    Text,
+    Json,
+    JsonLines,
+    Csv,
+}
+
+impl AuditFormat {
+    pub fn from_flags(json: bool, jsonl: bool, csv: bool) -> AuditFormat {
+        match (json, jsonl, csv) {
+            (true, _, _) => AuditFormat::Json,
+            (_, true, _) => AuditFormat::JsonLines,
+            (_, _, true) => AuditFormat::Csv,
+            _ => AuditFormat::Text,
+        }
+    }
+}
+
+pub fn audit_command(format: AuditFormat) -> Result<()> {
     let (_, approver) = open_approver()?;
     let entries = runtime()
         .block_on(audit(&approver))
         .map_err(|e| Failure::new(exit::NOT_READY, e))?;
     let alerts = entries.iter().filter(|e| e.alert.is_some()).count();
-    if json {
-        print_json(&entries);
-    } else {
-        if alerts > 0 {
-            println!("ALERT: {alerts} co-signature(s) {NOT_BY_THIS_DEVICE}.");
-            println!();
-        }
-        for e in &entries {
-            let flag = if e.alert.is_some() { "ALERT " } else { "" };
-            // Entries the control plane lists are its word: shown inert.
-            println!(
-                "{flag}{} {}  {}",
-                visible(&e.decision),
-                visible(&e.action_hash),
-                visible(&e.decided_at)
-            );
-            println!(
-                "    submission: {} · final receipt: {}",
-                visible(&e.submission),
-                visible(&e.verification)
-            );
-            if e.reported {
-                println!("    reported as suspicious");
-            }
-        }
-        if entries.is_empty() {
-            println!("No decisions yet.");
-        }
+    match format {
+        AuditFormat::Json => print_json(&entries),
+        AuditFormat::JsonLines => print!("{}", history_jsonl(&entries)),
+        AuditFormat::Csv => print!("{}", history_csv(&entries)),
+        AuditFormat::Text => print_history(&entries, alerts),
     }
     if alerts > 0 {
         return Err(Failure::new(
@@ -448,6 +446,47 @@ pub fn audit_command(json: bool) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Entries the control plane lists are its word: every text is shown inert.
+fn print_history(entries: &[AuditEntry], alerts: usize) {
+    if alerts > 0 {
+        println!("ALERT: {alerts} co-signature(s) {NOT_BY_THIS_DEVICE}.");
+        println!();
+    }
+    for e in entries {
+        let flag = if e.alert.is_some() { "ALERT " } else { "" };
+        let what = e
+            .summary
+            .as_deref()
+            .unwrap_or("(no verified copy of the action)");
+        println!(
+            "{flag}{} {what}  {}",
+            visible(&e.decision),
+            visible(&e.decided_at)
+        );
+        if !e.rule_id.is_empty() {
+            println!("    rule: {} ({})", e.rule_display, e.rule_id);
+        }
+        if !e.reason.is_empty() {
+            println!("    reason: {}", e.reason);
+        }
+        if !e.cosigners.is_empty() {
+            println!("    also signed by: {}", e.cosigners.join(", "));
+        }
+        println!(
+            "    submission: {} · final receipt: {}",
+            visible(&e.submission),
+            visible(&e.verification)
+        );
+        println!("    action {}", visible(&e.action_hash));
+        if e.reported {
+            println!("    reported as suspicious");
+        }
+    }
+    if entries.is_empty() {
+        println!("No decisions yet.");
+    }
 }
 
 pub fn export(file: &Path) -> Result<()> {
