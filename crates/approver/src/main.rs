@@ -2,6 +2,7 @@
 
 use clap::{CommandFactory, Parser, Subcommand};
 use heso_approver::exit;
+use heso_cli_docs::Invocation;
 use heso_receipt::Decision;
 use std::process::ExitCode;
 
@@ -15,16 +16,7 @@ mod cli;
 )]
 struct Cli {
     #[command(subcommand)]
-    invocation: Invocation,
-}
-
-#[derive(Subcommand)]
-enum Invocation {
-    #[command(flatten)]
-    Run(Command),
-    /// Write man pages or shell completions (the packages are built with it).
-    #[command(hide = true)]
-    Generate(heso_cli_docs::GenerateArgs),
+    invocation: Invocation<Command>,
 }
 
 #[derive(Subcommand)]

@@ -17,6 +17,17 @@ pub enum Artifact {
     Fish,
 }
 
+/// What a program's command line takes: its own subcommands `C`, or the
+/// hidden `generate`.
+#[derive(clap::Subcommand, Debug)]
+pub enum Invocation<C: clap::Subcommand> {
+    #[command(flatten)]
+    Run(C),
+    /// Write man pages or shell completions (the packages are built with it).
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
 /// The hidden `generate` subcommand, the same in every program.
 #[derive(clap::Args, Debug)]
 pub struct GenerateArgs {
@@ -27,9 +38,9 @@ pub struct GenerateArgs {
 }
 
 /// What a program documents: the name, version and description of `parser`
-/// with only the subcommands of `S`. Programs parse `S` flattened beside
-/// their `generate`, so the plumbing stays out of the pages and completions
-/// (clap's completions would list a hidden subcommand).
+/// with only the subcommands of `S`. Programs parse [`Invocation<S>`], so
+/// the plumbing stays out of the pages and completions (clap's completions
+/// would list a hidden subcommand).
 pub fn documented<S: clap::Subcommand>(parser: &Command) -> Command {
     let mut top = Command::new(parser.get_name().to_owned()).subcommand_required(true);
     if let Some(version) = parser.get_version() {

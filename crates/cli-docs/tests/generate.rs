@@ -1,21 +1,13 @@
 //! The pages and completions document what a person types, not the plumbing.
 
 use clap::{CommandFactory, Parser, Subcommand};
-use heso_cli_docs::{documented, generate, Artifact, GenerateArgs};
+use heso_cli_docs::{documented, generate, Artifact, GenerateArgs, Invocation};
 
 #[derive(Parser)]
 #[command(name = "tool", version, about = "A tool")]
 struct Cli {
     #[command(subcommand)]
-    invocation: Invocation,
-}
-
-#[derive(Subcommand)]
-enum Invocation {
-    #[command(flatten)]
-    Run(Command),
-    #[command(hide = true)]
-    Generate(GenerateArgs),
+    invocation: Invocation<Command>,
 }
 
 #[derive(Subcommand)]

@@ -2,6 +2,7 @@
 
 use anyhow::Context as _;
 use clap::{CommandFactory, Parser, Subcommand};
+use heso_cli_docs::Invocation;
 use heso_control_plane::policy::Policy;
 use heso_control_plane::store::Store;
 use heso_control_plane::{admin, demo, AppState, Config};
@@ -20,16 +21,7 @@ use std::time::Duration;
 )]
 struct Cli {
     #[command(subcommand)]
-    invocation: Invocation,
-}
-
-#[derive(Subcommand)]
-enum Invocation {
-    #[command(flatten)]
-    Run(Command),
-    /// Write man pages or shell completions (the packages are built with it).
-    #[command(hide = true)]
-    Generate(heso_cli_docs::GenerateArgs),
+    invocation: Invocation<Command>,
 }
 
 #[derive(Subcommand)]

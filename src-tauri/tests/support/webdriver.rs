@@ -1,21 +1,22 @@
-//! A small W3C WebDriver client for driving the real app window through
-//! `tauri-driver` (which runs WebKitWebDriver): start, find, click, type,
-//! read, wait, screenshot.
+//! The real app window, driven through `tauri-driver` (which runs
+//! WebKitWebDriver) with the `fantoccini` WebDriver client. What is ours:
+//! starting and stopping the driver with everything it started, waits for an
+//! element by CSS and text, a click that something covers tried again,
+//! keyboard moves, the accessibility check and screenshots.
 
-use base64::Engine as _;
+use fantoccini::elements::Element;
+use fantoccini::error::{CmdError, ErrorStatus};
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
 pub struct Driver {
     process: Child,
-    http: reqwest::Client,
-    base: String,
-    session: String,
+    client: Option<Client>,
     shots: PathBuf,
 }
 
@@ -72,74 +73,50 @@ impl Driver {
             .expect("tauri-driver runs (cargo install tauri-driver --locked; .ci/run does)");
         let mut driver = Driver {
             process,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .unwrap(),
-            base: format!("http://127.0.0.1:{port}"),
-            session: String::new(),
+            client: None,
             shots,
         };
+        let mut capabilities = fantoccini::wd::Capabilities::new();
+        capabilities.insert("tauri:options".into(), json!({ "application": app }));
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(capabilities);
+        let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "tauri:options": {"application": app}}}});
         loop {
-            if let Ok(r) = driver
-                .http
-                .post(format!("{}/session", driver.base))
-                .json(&caps)
-                .send()
-                .await
-            {
-                let body: Value = r.json().await.unwrap_or_default();
-                let id = body["value"]["sessionId"].as_str().unwrap_or_default();
-                assert!(!id.is_empty(), "no WebDriver session: {body}");
-                driver.session = id.to_owned();
-                break;
+            match builder.connect(&url).await {
+                Ok(client) => {
+                    driver.client = Some(client);
+                    break;
+                }
+                Err(e) => assert!(
+                    Instant::now() < deadline,
+                    "no WebDriver session through tauri-driver: {e}"
+                ),
             }
-            assert!(Instant::now() < deadline, "tauri-driver did not start");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         std::fs::create_dir_all(&driver.shots).unwrap();
         driver
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let url = format!("{}/session/{}{path}", self.base, self.session);
-        let mut request = self.http.request(method, url);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("WebDriver answers");
-        let body: Value = response.json().await.unwrap_or_default();
-        body["value"].clone()
+    fn client(&self) -> &Client {
+        self.client.as_ref().expect("a session is open")
     }
 
-    pub async fn find_all(&self, css: &str) -> Vec<String> {
-        let found = self
-            .call(
-                reqwest::Method::POST,
-                "/elements",
-                Some(json!({"using": "css selector", "value": css})),
-            )
-            .await;
-        found
-            .as_array()
-            .map(|all| {
-                all.iter()
-                    .filter_map(|e| e[ELEMENT].as_str().map(str::to_owned))
-                    .collect()
-            })
+    pub async fn find_all(&self, css: &str) -> Vec<Element> {
+        self.client()
+            .find_all(Locator::Css(css))
+            .await
             .unwrap_or_default()
     }
 
     /// Waits (up to 30 s) for an element matching `css`.
-    pub async fn wait_for(&self, css: &str) -> String {
+    pub async fn wait_for(&self, css: &str) -> Element {
         self.wait_until(css, |_| true).await
     }
 
     /// Waits (up to 30 s) for an element matching `css` whose text satisfies `test`.
-    pub async fn wait_until(&self, css: &str, test: impl Fn(&str) -> bool) -> String {
+    pub async fn wait_until(&self, css: &str, test: impl Fn(&str) -> bool) -> Element {
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut last = Vec::new();
         loop {
@@ -159,86 +136,75 @@ impl Driver {
         }
     }
 
-    /// The element's text content (all of it, clipped or not).
-    pub async fn text(&self, element: &str) -> String {
-        self.call(
-            reqwest::Method::GET,
-            &format!("/element/{element}/property/textContent"),
-            None,
-        )
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+    /// The element's text content (all of it, clipped or not); empty when
+    /// the element has gone (the queue redraws its rows as it scrolls).
+    pub async fn text(&self, element: &Element) -> String {
+        element
+            .prop("textContent")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default()
     }
 
-    pub async fn attribute(&self, element: &str, name: &str) -> Option<String> {
-        self.call(
-            reqwest::Method::GET,
-            &format!("/element/{element}/attribute/{name}"),
-            None,
-        )
-        .await
-        .as_str()
-        .map(str::to_owned)
+    pub async fn attribute(&self, element: &Element, name: &str) -> Option<String> {
+        element.attr(name).await.ok().flatten()
     }
 
     /// Clicks an element; while something covers it (a toast fading out),
     /// tries again for up to 10 s rather than carrying on as if it had worked.
-    pub async fn click(&self, element: &str) {
+    pub async fn click(&self, element: &Element) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let answer = self
-                .call(
-                    reqwest::Method::POST,
-                    &format!("/element/{element}/click"),
-                    Some(json!({})),
-                )
-                .await;
-            let intercepted = answer["error"] == "element click intercepted";
-            if !intercepted {
-                return;
-            }
-            if Instant::now() > deadline {
-                self.screenshot("click-intercepted").await;
-                panic!("the click stayed intercepted: {answer}");
+            match element.click().await {
+                Ok(()) => return,
+                Err(CmdError::Standard(e)) if e.error == ErrorStatus::ElementClickIntercepted => {
+                    if Instant::now() > deadline {
+                        self.screenshot("click-intercepted").await;
+                        panic!("the click stayed intercepted: {e}");
+                    }
+                }
+                Err(e) => panic!("the click failed: {e}"),
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
     /// Types `text` into an element, as key presses.
-    pub async fn type_into(&self, element: &str, text: &str) {
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{element}/value"),
-            Some(json!({"text": text})),
-        )
-        .await;
+    pub async fn type_into(&self, element: &Element, text: &str) {
+        element
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("typing {text:?} failed: {e}"));
     }
 
     /// Runs a script in the page and returns its value.
     pub async fn script(&self, script: &str) -> Value {
-        self.call(
-            reqwest::Method::POST,
-            "/execute/sync",
-            Some(json!({"script": script, "args": []})),
-        )
-        .await
+        self.client()
+            .execute(script, Vec::new())
+            .await
+            .unwrap_or_else(|e| panic!("the script failed: {e}\n{script}"))
+    }
+
+    /// Runs a script that ends by calling its last argument, and returns what it passed.
+    pub async fn script_async(&self, script: &str) -> Value {
+        self.client()
+            .execute_async(script, Vec::new())
+            .await
+            .unwrap_or_else(|e| panic!("the script failed: {e}"))
     }
 
     /// The element that has the keyboard focus.
-    pub async fn focused(&self) -> String {
-        let found = self.script("return document.activeElement;").await;
-        found[ELEMENT]
-            .as_str()
+    pub async fn focused(&self) -> Element {
+        self.client()
+            .active_element()
+            .await
             .expect("some element has the focus")
-            .to_owned()
     }
 
     /// Presses Tab (Shift+Tab when `back`) until the element with this test
     /// id has the focus, as a keyboard user moves; returns that element.
-    pub async fn tab_to(&self, test_id: &str, back: bool) -> String {
+    pub async fn tab_to(&self, test_id: &str, back: bool) -> Element {
         const SHIFT: &str = "\u{E008}";
         const TAB: &str = "\u{E004}";
         for _ in 0..60 {
@@ -254,16 +220,6 @@ impl Driver {
             self.type_into(&focused, &keys).await;
         }
         panic!("Tab never reached [data-testid={test_id}]");
-    }
-
-    /// Runs a script that ends by calling its last argument, and returns what it passed.
-    pub async fn script_async(&self, script: &str) -> Value {
-        self.call(
-            reqwest::Method::POST,
-            "/execute/async",
-            Some(json!({"script": script, "args": []})),
-        )
-        .await
     }
 
     /// Runs axe-core (WCAG 2.1 A and AA, and its best practices) over the
@@ -315,23 +271,18 @@ impl Driver {
              window.screenshotNudge = setInterval(() => { p.style.opacity = p.style.opacity === '0.01' ? '0.02' : '0.01'; }, 40);",
         )
         .await;
-        let shot = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        let shot = self.client().screenshot().await;
         self.script("clearInterval(window.screenshotNudge); document.getElementById('screenshot-nudge').remove();")
             .await;
-        if let Some(data) = shot.as_str() {
-            if let Ok(png) = base64::engine::general_purpose::STANDARD.decode(data) {
-                let _ = std::fs::write(self.shots.join(format!("{name}.png")), png);
-            }
-        }
+        let png = shot.unwrap_or_else(|e| panic!("no screenshot of {name}: {e}"));
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
     }
 
     /// Ends the session (which closes the app) and stops tauri-driver.
     pub async fn close(mut self) {
-        let _ = self
-            .http
-            .delete(format!("{}/session/{}", self.base, self.session))
-            .send()
-            .await;
+        if let Some(client) = self.client.take() {
+            let _ = client.close().await;
+        }
         self.stop();
     }
 
