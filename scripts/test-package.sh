@@ -12,12 +12,13 @@ cd "$root"
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 fail() { echo "test-package: FAILED: $*" >&2; exit 1; }
 step() { echo "test-package: $*"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 if [ "${1:-}" = "--desktop" ]; then
   # Inside Xvfb and a private Secret Service: the installed programs only.
   shift
   scratch=$1
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  port=$(free_port)
   /usr/bin/heso-control-plane serve --demo --print-secrets --demo-initial 3 --demo-interval 86400 \
     --listen "127.0.0.1:$port" >"$scratch/plane.log" 2>&1 &
   plane=$!
@@ -102,7 +103,7 @@ for directive in DynamicUser=yes StateDirectory=heso-control-plane ProtectSystem
 done
 grep -q heso-control-plane.env /var/lib/dpkg/info/heso-control-plane.conffiles || fail "settings file is not a conffile"
 # The shipped settings, as the unit reads them, with the database moved to scratch.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 (
   set -a
   . /etc/heso-control-plane/heso-control-plane.env

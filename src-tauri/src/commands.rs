@@ -420,30 +420,32 @@ pub async fn audit_receipt(
     action_hash: String,
 ) -> Answer<AuditReceipt> {
     check_hash(&action_hash)?;
-    let entries = audit_now(&state).await?;
+    let approver = session_approver(&state).await?;
+    let approver = approver.lock().await;
+    let entries = audit_entries(&approver).await.map_err(|e| e.to_string())?;
     let entry = entries
         .iter()
         .find(|e| e.action_hash == action_hash)
         .ok_or("no co-signature of this device on that action")?;
-    if let Some(receipt) = &entry.final_receipt {
-        return Ok(AuditReceipt {
-            which: "final".into(),
-            json: serde_json::to_string_pretty(receipt).map_err(|e| e.to_string())?,
-        });
-    }
-    let approver = session_approver(&state).await?;
-    let approver = approver.lock().await;
-    let journalled = approver
-        .journal
-        .all()
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .find(|e| e.action_hash == action_hash)
-        .ok_or("no signed receipt of this action is kept on this device")?;
-    let receipt: Value = serde_json::from_str(&journalled.receipt).map_err(|e| e.to_string())?;
+    let (which, json) = match &entry.final_receipt {
+        Some(receipt) => ("final", serde_json::to_string_pretty(receipt)),
+        None => {
+            let journalled = approver
+                .journal
+                .get(&action_hash)
+                .map_err(|e| e.to_string())?
+                .ok_or("no signed receipt of this action is kept on this device")?;
+            let receipt: Value =
+                serde_json::from_str(&journalled.receipt).map_err(|e| e.to_string())?;
+            (
+                "suspended (as this device verified it)",
+                serde_json::to_string_pretty(&receipt),
+            )
+        }
+    };
     Ok(AuditReceipt {
-        which: "suspended (as this device verified it)".into(),
-        json: serde_json::to_string_pretty(&receipt).map_err(|e| e.to_string())?,
+        which: which.into(),
+        json: json.map_err(|e| e.to_string())?,
     })
 }
 

@@ -544,6 +544,37 @@ async fn approve_reject_and_refuse_in_the_real_window() {
     let signed: Value = serde_json::from_str(&ui.text(&signed).await).unwrap();
     assert_eq!(signed, receipt, "the signed view is the final receipt");
     ui.screenshot("06b-audit-filtered-receipt").await;
+    // A rejection has no final receipt: its signed view is the suspended
+    // receipt this device verified and decided on, kept in its journal.
+    ui.script(
+        "const f = document.querySelector('[data-testid=audit-filter-text]');
+         f.value = ''; f.dispatchEvent(new Event('input'));",
+    )
+    .await;
+    let details = ui
+        .wait_for(&format!(
+            "{} [data-testid=audit-receipt] summary",
+            audit_row(&rejected)
+        ))
+        .await;
+    ui.click(&details).await;
+    let shown = ui
+        .wait_until(
+            &format!("{} [data-testid=audit-receipt]", audit_row(&rejected)),
+            |t| t.contains("as this device verified it"),
+        )
+        .await;
+    let json = ui
+        .text(
+            &shown
+                .find(fantoccini::Locator::Css("[data-testid=audit-receipt-json]"))
+                .await
+                .unwrap(),
+        )
+        .await;
+    let suspended: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(suspended["content"]["action_hash"], rejected.as_str());
+    assert_eq!(suspended["content"]["trust_level"], "L0");
 
     // The decisions' messages fade first: they sit over the settings' controls.
     for _ in 0..100 {

@@ -22,7 +22,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn new(code: u8, message: impl std::fmt::Display) -> Self {
+    fn new(code: u8, message: impl std::fmt::Display) -> Self {
         Failure {
             code,
             message: message.to_string(),
