@@ -118,21 +118,19 @@ impl Journal {
             crate::private_files::private_dir(dir).map_err(JournalError::Files)?;
         }
         let mut conn = Connection::open(path)?;
-        // Durable before the decision leaves the device.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         // The window and a command may open a new journal at the same
-        // moment: the one whose migration loses the race finds it done when
-        // it tries again (each attempt is one transaction).
-        let migrations = Migrations::new(vec![M::up(SCHEMA_V1)]);
+        // moment. Turning on WAL takes an exclusive lock that SQLite does not
+        // wait for (it answers "database is locked" at once), and the
+        // migration that loses the race fails likewise: the loser tries the
+        // whole setup again and finds it done. Each step is idempotent.
         let mut attempt = 0;
-        while let Err(e) = migrations.to_latest(&mut conn) {
+        while let Err(e) = Self::prepare(&mut conn) {
             attempt += 1;
-            if attempt == 5 {
-                return Err(e.into());
+            if attempt == 10 {
+                return Err(e);
             }
-            std::thread::sleep(std::time::Duration::from_millis(50 * attempt));
+            std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
         }
         // The journal and SQLite's side files: this user only.
         for suffix in ["", "-wal", "-shm"] {
@@ -143,6 +141,14 @@ impl Journal {
         Ok(Journal {
             conn: std::sync::Mutex::new(conn),
         })
+    }
+
+    fn prepare(conn: &mut Connection) -> Result<(), JournalError> {
+        // Durable before the decision leaves the device.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        Migrations::new(vec![M::up(SCHEMA_V1)]).to_latest(conn)?;
+        Ok(())
     }
 
     /// Records a decision before it is sent. A decision already journalled
@@ -234,5 +240,52 @@ impl Journal {
             params![action_hash, state.as_str(), error],
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(action_hash: &str) -> JournalEntry {
+        JournalEntry {
+            action_hash: action_hash.into(),
+            decision: "approve".into(),
+            reason: String::new(),
+            record: "{}".into(),
+            co_sig_b64: String::new(),
+            token_b64: String::new(),
+            receipt: "{}".into(),
+            created_at: 0,
+            state: SubmitState::Unsent,
+            attempts: 0,
+            last_error: None,
+        }
+    }
+
+    /// The window, the agent and a command can all open a journal that does
+    /// not exist yet at the same moment; none of them may fail for it.
+    #[test]
+    fn many_openers_of_a_new_journal_at_once_all_succeed() {
+        for round in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("journal.db");
+            let start = std::sync::Arc::new(std::sync::Barrier::new(6));
+            let openers: Vec<_> = (0..6)
+                .map(|i| {
+                    let (path, start) = (path.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        let journal = Journal::open(&path)?;
+                        journal.record(&entry(&format!("sha256:{i}")))
+                    })
+                })
+                .collect();
+            for opener in openers {
+                let recorded = opener.join().unwrap();
+                assert!(recorded.is_ok(), "round {round}: {recorded:?}");
+            }
+            assert_eq!(Journal::open(&path).unwrap().all().unwrap().len(), 6);
+        }
     }
 }
