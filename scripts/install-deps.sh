@@ -4,7 +4,8 @@
 #   install-deps.sh build     the app's build dependencies (./scripts/run.sh)
 #   install-deps.sh test      + Xvfb, a Secret Service, a notification daemon,
 #                             WebKitWebDriver, tauri-driver, cargo-afl (./scripts/test.sh)
-#   install-deps.sh package   + cargo-deb and the checkers the package test runs
+#   install-deps.sh package   + cargo-deb, cargo-generate-rpm and the checkers
+#                             the package test runs
 # Several modes may be given at once.
 set -euo pipefail
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -16,8 +17,9 @@ build=(libwebkit2gtk-4.1-dev build-essential pkg-config libssl-dev libxdo-dev
 # real notification daemon) and dbus-bin (dbus-monitor, dbus-send).
 test=(python3-venv dbus dbus-bin gnome-keyring xvfb xauth webkit2gtk-driver dunst)
 # dpkg-dev: dpkg-shlibdeps for the packages' Depends; the validators of the
-# desktop entry and the AppStream metainfo; xdg-utils for the install test.
-package=(dpkg-dev desktop-file-utils appstream xdg-utils)
+# desktop entry and the AppStream metainfo; xdg-utils for the install test;
+# rpm and rpmlint to check the RPMs.
+package=(dpkg-dev desktop-file-utils appstream xdg-utils rpm rpmlint)
 
 packages=("${build[@]}")
 want_test=false want_package=false
@@ -52,5 +54,8 @@ fi
 if $want_package; then
   if ! cargo deb --version 2>/dev/null | grep -q '3.6.2'; then
     cargo install cargo-deb --version 3.6.2 --locked --quiet
+  fi
+  if ! cargo generate-rpm --version 2>/dev/null | grep -q '0.21.1'; then
+    cargo install cargo-generate-rpm --version 0.21.1 --locked --quiet
   fi
 fi

@@ -3,7 +3,8 @@
 # desktop app: window and background agent, the heso-approver command line,
 # desktop entry, icons, AppStream metainfo, man pages, completions) and
 # heso-control-plane (the server with its hardened systemd unit and settings
-# file). Debian packages through cargo-deb; the man pages and completions come
+# file). Debian packages through cargo-deb, RPMs with the same contents
+# through cargo-generate-rpm; the man pages and completions come
 # from each program's own clap definition (`generate`).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,4 +27,7 @@ rm -rf "$out"
 mkdir -p "$out"
 cargo deb --quiet --no-build -p heso-approver-app --output "$out/"
 cargo deb --quiet --no-build -p heso-control-plane --output "$out/"
+# RPM sources are relative to the workspace root (this directory).
+cargo generate-rpm -p src-tauri --output "$out/"
+cargo generate-rpm -p crates/control-plane --output "$out/"
 ls -l "$out"

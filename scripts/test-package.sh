@@ -4,7 +4,9 @@
 # completions, the control plane's unit and settings file, the heso:// link
 # handler (xdg-mime), the installed app started under Xvfb opening an item
 # through `xdg-open heso://approval/<hash>`; then removes both packages and
-# checks that nothing but user data is left. Changes the system: CI runs it
+# checks that nothing but user data is left. The RPMs: rpmlint, the same files
+# as the Debian packages, installed into a private RPM root and verified
+# against their digests, then erased. Changes the system: CI runs it
 # (.ci/run); run it yourself only on a machine you can spare.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,6 +73,7 @@ sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-in
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 dpkg -L heso-approver heso-control-plane | sort -u >"$scratch/installed"
+while read -r path; do if [ -f "$path" ]; then echo "$path"; fi; done <"$scratch/installed" >"$scratch/installed-files"
 
 step "checking the installed files"
 for f in /usr/bin/heso-approver-app /usr/bin/heso-approver-agent /usr/bin/heso-approver /usr/bin/heso-control-plane; do
@@ -135,4 +138,37 @@ done <"$scratch/installed"
 [ ${#left[@]} -eq 0 ] || fail "left after purge: ${left[*]}"
 [ "$(xdg-mime query default x-scheme-handler/heso)" = "" ] || fail "heso:// still has a handler after purge"
 [ -d "$scratch/home" ] || fail "user data was removed"
+step "checking the RPMs"
+app_rpm=(target/packages/heso-approver-*.rpm)
+plane_rpm=(target/packages/heso-control-plane-*.rpm)
+[ ${#app_rpm[@]} -eq 1 ] && [ ${#plane_rpm[@]} -eq 1 ] || fail "no RPMs in target/packages (./scripts/package.sh)"
+lint=$(rpmlint -c packaging/rpmlint.toml "${app_rpm[0]}" "${plane_rpm[0]}" 2>&1) || fail "rpmlint: $lint"
+grep -q " 0 errors, 0 warnings" <<<"$lint" || fail "rpmlint: $lint"
+! rpm -qp --requires "${app_rpm[0]}" | grep -q -- '-devel' || fail "the app's RPM requires a -devel package"
+rpm -qp --requires "${app_rpm[0]}" | grep -qx 'libwebkit2gtk-4.1.so.0()(64bit)' || fail "the app's RPM does not require WebKitGTK 4.1"
+rpm -qp --configfiles "${plane_rpm[0]}" | grep -qx /etc/heso-control-plane/heso-control-plane.env ||
+  fail "the control plane's settings are not a config file in its RPM"
+# The same contents as the Debian packages, where each distribution puts them
+# (zsh's directory; Debian's copyright file has no RPM counterpart).
+rpm -qlp "${app_rpm[0]}" "${plane_rpm[0]}" | sort >"$scratch/rpm-files"
+dpkg_files=$(grep -v '/copyright$' "$scratch/installed-files" |
+  sed 's|/usr/share/zsh/vendor-completions/|/usr/share/zsh/site-functions/|' | sort)
+missing=$(comm -23 <(echo "$dpkg_files") "$scratch/rpm-files")
+extra=$(comm -13 <(echo "$dpkg_files") "$scratch/rpm-files")
+[ -z "$missing$extra" ] || fail "the RPMs differ from the Debian packages: missing [$missing] extra [$extra]"
+for script in packaging/control-plane/rpm/*.sh; do sh -n "$script" || fail "$script"; done
+# Installed by rpm into a private root (its scriptlets need systemd, which a
+# private root has not), verified against the packages' digests, erased.
+rpmroot="$scratch/rpm-root"
+# (Debian's rpm keeps its database in the home and warns that it is not the
+# system's package manager: a private database, and that warning dropped.)
+in_rpm_root() { rpm --root "$rpmroot" --dbpath /var/lib/rpm "$@" 2> >(grep -v 'use Alien\|what you are doing' >&2); }
+in_rpm_root --initdb
+in_rpm_root --install --nodeps --noscripts "${app_rpm[0]}" "${plane_rpm[0]}"
+in_rpm_root --verify --nodeps --noscripts heso-approver heso-control-plane ||
+  fail "installed RPM files do not match their digests"
+"$rpmroot/usr/bin/heso-approver" --version | grep -q '^heso-approver ' || fail "heso-approver from the RPM"
+in_rpm_root --erase --nodeps --noscripts heso-approver heso-control-plane
+left=$(find "$rpmroot" -type f ! -path "$rpmroot/var/lib/rpm/*")
+[ -z "$left" ] || fail "left after rpm --erase: $left"
 step "passed"
