@@ -29,6 +29,36 @@ fn screenshots() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots")
 }
 
+/// The desktop theme a window test runs under. The dark runs name their
+/// screenshots `dark-…`, beside the light ones.
+#[derive(Clone, Copy, PartialEq)]
+enum Theme {
+    Light,
+    Dark,
+}
+
+impl Theme {
+    /// The app's environment for this theme (GTK tells WebKitGTK, which
+    /// answers `prefers-color-scheme`), added to `env`.
+    fn env<'a>(
+        self,
+        env: &[(&'a str, &'a std::path::Path)],
+    ) -> Vec<(&'a str, &'a std::path::Path)> {
+        let mut env = env.to_vec();
+        if self == Theme::Dark {
+            env.push(("GTK_THEME", std::path::Path::new("Adwaita:dark")));
+        }
+        env
+    }
+
+    fn shot(self, name: &str) -> String {
+        match self {
+            Theme::Light => name.to_owned(),
+            Theme::Dark => format!("dark-{name}"),
+        }
+    }
+}
+
 /// Replaces the stored receipt of `hash` (a compromised control plane) and
 /// makes the change visible to long-polls.
 fn tamper(plane: &Plane, db: &std::path::Path, hash: &str) {
@@ -131,17 +161,16 @@ async fn the_keyboard_alone_reaches_every_step() {
 }
 
 /// The window follows the desktop's dark preference (GTK's, which WebKitGTK
-/// reports as `prefers-color-scheme`); every screen passes the same
+/// reports as `prefers-color-scheme`); the demo's screens pass the same
 /// accessibility check as in the light theme (contrast included).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_screen_in_the_dark_theme() {
+async fn the_local_demo_in_the_dark_theme() {
     let _window = ONE_WINDOW.lock().await;
     let home = tempfile::tempdir().unwrap();
     let app = PathBuf::from(env!("CARGO_BIN_EXE_heso-approver-app"));
-    let dark = std::path::Path::new("Adwaita:dark");
     let ui = Driver::launch(
         &app,
-        &[("HESO_APPROVER_HOME", home.path()), ("GTK_THEME", dark)],
+        &Theme::Dark.env(&[("HESO_APPROVER_HOME", home.path())]),
         screenshots(),
     )
     .await;
@@ -158,30 +187,20 @@ async fn every_screen_in_the_dark_theme() {
         .map(|c| c.as_u64().unwrap())
         .sum();
     assert!(brightness < 150, "the page is not dark: {theme}");
-    ui.screenshot("dark-01-first-run").await;
     ui.click(&start).await;
     ui.wait_for("[data-testid=enrolled-fingerprint]").await;
-    ui.screenshot("dark-02-demo-running").await;
+    ui.screenshot(&Theme::Dark.shot("08a-demo-running")).await;
     ui.click(&ui.wait_for("[data-testid=open-queue]").await)
         .await;
     ui.wait_until("[data-testid=queue-item]", |t| !t.contains("Refused"))
         .await;
-    ui.screenshot("dark-03-queue").await;
+    ui.screenshot(&Theme::Dark.shot("08-demo-queue")).await;
     let list = ui.wait_for("[data-testid=queue-list]").await;
     ui.type_into(&list, "j").await;
     ui.type_into(&list, ENTER).await;
     ui.wait_until("[data-testid=detail-status]", |t| t.contains("Verified"))
         .await;
-    ui.screenshot("dark-04-detail").await;
-    ui.click(&ui.wait_for("[data-testid=nav-audit]").await)
-        .await;
-    ui.wait_until(".audit-list", |t| !t.contains("Checking"))
-        .await;
-    ui.screenshot("dark-05-audit").await;
-    ui.click(&ui.wait_for("[data-testid=nav-settings]").await)
-        .await;
-    ui.wait_for("[data-testid=settings-fingerprint]").await;
-    ui.screenshot("dark-06-settings").await;
+    ui.screenshot(&Theme::Dark.shot("09-demo-detail")).await;
     ui.close().await;
 }
 
@@ -282,6 +301,17 @@ async fn the_local_demo_and_the_keyboard() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approve_reject_and_refuse_in_the_real_window() {
+    approve_reject_and_refuse(Theme::Light).await;
+}
+
+/// The same screens (enrolment form, flagged and refused items, audit,
+/// settings) in the dark theme, each checked by axe-core.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_reject_and_refuse_in_the_dark_theme() {
+    approve_reject_and_refuse(Theme::Dark).await;
+}
+
+async fn approve_reject_and_refuse(theme: Theme) {
     let _window = ONE_WINDOW.lock().await;
     assert!(
         std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
@@ -307,17 +337,17 @@ async fn approve_reject_and_refuse_in_the_real_window() {
     let app = PathBuf::from(env!("CARGO_BIN_EXE_heso-approver-app"));
     let ui = Driver::launch(
         &app,
-        &[
+        &theme.env(&[
             ("HESO_APPROVER_HOME", approver_home.as_path()),
             ("HOME", user_home.as_path()),
-        ],
+        ]),
         screenshots(),
     )
     .await;
 
     // First run: enrol with the control plane.
     let url = ui.wait_for("[data-testid=enroll-url]").await;
-    ui.screenshot("01-first-run").await;
+    ui.screenshot(&theme.shot("01-first-run")).await;
     ui.type_into(&url, &plane.url).await;
     let code = ui.wait_for("[data-testid=enroll-code]").await;
     ui.type_into(&code, &plane.enrolment_code("desktop")).await;
@@ -333,7 +363,7 @@ async fn approve_reject_and_refuse_in_the_real_window() {
         t.contains(&operator_fingerprint)
     })
     .await;
-    ui.screenshot("02-enrolled").await;
+    ui.screenshot(&theme.shot("02-enrolled")).await;
     ui.click(&ui.wait_for("[data-testid=open-queue]").await)
         .await;
 
@@ -362,7 +392,7 @@ async fn approve_reject_and_refuse_in_the_real_window() {
     .await;
     ui.wait_until(&row(&tampered), |t| t.contains("Failed verification"))
         .await;
-    ui.screenshot("03-queue").await;
+    ui.screenshot(&theme.shot("03-queue")).await;
 
     // Open the first: the verified view, with the HTML shown as text.
     ui.click(&ui.wait_for(&row(&approved)).await).await;
@@ -388,7 +418,7 @@ async fn approve_reject_and_refuse_in_the_real_window() {
         .await;
     assert!(!rule.is_empty());
     assert_eq!(ui.script("return document.title").await, "HESO Approver");
-    ui.screenshot("04-detail").await;
+    ui.screenshot(&theme.shot("04-detail")).await;
 
     // Approve with a reason.
     ui.type_into(
@@ -446,7 +476,7 @@ async fn approve_reject_and_refuse_in_the_real_window() {
     assert!(warning.contains("Cyrillic"), "{warning}");
     ui.wait_until("[data-testid=detail-warnings]", |t| t.contains("payee"))
         .await;
-    ui.screenshot("04b-flagged").await;
+    ui.screenshot(&theme.shot("04b-flagged")).await;
     ui.click(&ui.wait_for("[data-testid=report-button]").await)
         .await;
     ui.wait_until("[data-testid=toast]", |t| t.contains("Reported"))
@@ -467,7 +497,7 @@ async fn approve_reject_and_refuse_in_the_real_window() {
         Some("false")
     );
     assert!(ui.find_all("[data-testid=approve-button]").await.is_empty());
-    ui.screenshot("05-refused").await;
+    ui.screenshot(&theme.shot("05-refused")).await;
     assert_eq!(
         ask(json!({"op": "poll", "action_hash": tampered}))["status"],
         "pending"
@@ -497,7 +527,7 @@ async fn approve_reject_and_refuse_in_the_real_window() {
         "{approved_row}"
     );
     assert!(ui.find_all("[data-testid=audit-list] img").await.is_empty());
-    ui.screenshot("06-audit").await;
+    ui.screenshot(&theme.shot("06-audit")).await;
     // Filters: by decision, then by text.
     ui.wait_for("[data-testid=audit-filter-decision]").await;
     ui.script(
@@ -543,7 +573,8 @@ async fn approve_reject_and_refuse_in_the_real_window() {
         .await;
     let signed: Value = serde_json::from_str(&ui.text(&signed).await).unwrap();
     assert_eq!(signed, receipt, "the signed view is the final receipt");
-    ui.screenshot("06b-audit-filtered-receipt").await;
+    ui.screenshot(&theme.shot("06b-audit-filtered-receipt"))
+        .await;
     // A rejection has no final receipt: its signed view is the suspended
     // receipt this device verified and decided on, kept in its journal.
     ui.script(
@@ -609,7 +640,7 @@ async fn approve_reject_and_refuse_in_the_real_window() {
         t.contains("this device") && t.contains("ci-bot") && t.contains("awaiting confirmation")
     })
     .await;
-    ui.screenshot("07-settings").await;
+    ui.screenshot(&theme.shot("07-settings")).await;
 
     // Start at login: an autostart entry that starts the app in the tray.
     let autostart = user_home.join(".config/autostart");
@@ -648,12 +679,12 @@ async fn approve_reject_and_refuse_in_the_real_window() {
 }
 
 /// The app with its home under `dir`, enrolled with `plane`, on its queue.
-async fn launch_enrolled(dir: &std::path::Path, plane: &Plane) -> Driver {
+async fn launch_enrolled(dir: &std::path::Path, plane: &Plane, theme: Theme) -> Driver {
     let approver_home = dir.join("approver");
     let app = PathBuf::from(env!("CARGO_BIN_EXE_heso-approver-app"));
     let ui = Driver::launch(
         &app,
-        &[("HESO_APPROVER_HOME", approver_home.as_path())],
+        &theme.env(&[("HESO_APPROVER_HOME", approver_home.as_path())]),
         screenshots(),
     )
     .await;
@@ -676,6 +707,15 @@ async fn enrol_window(ui: &Driver, plane: &Plane) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_two_of_three_quorum_in_the_real_window() {
+    two_of_three_quorum(Theme::Light).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_of_three_quorum_in_the_dark_theme() {
+    two_of_three_quorum(Theme::Dark).await;
+}
+
+async fn two_of_three_quorum(theme: Theme) {
     let _window = ONE_WINDOW.lock().await;
     let project = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
@@ -688,7 +728,7 @@ async fn a_two_of_three_quorum_in_the_real_window() {
     let plane = Plane::start_for_operator_key(&operator_key).await;
     ask(json!({"op": "configure", "endpoint": plane.url, "api_key": plane.api_key}));
 
-    let ui = launch_enrolled(home.path(), &plane).await;
+    let ui = launch_enrolled(home.path(), &plane, theme).await;
     let colleagues = [
         plane.enrolled_device(31).await,
         plane.enrolled_device(32).await,
@@ -726,7 +766,8 @@ async fn a_two_of_three_quorum_in_the_real_window() {
         t.contains("approved by this device (heso:")
     })
     .await;
-    ui.screenshot("11-quorum-after-one-approval").await;
+    ui.screenshot(&theme.shot("11-quorum-after-one-approval"))
+        .await;
     assert_eq!(
         ask(json!({"op": "poll", "action_hash": hash}))["status"],
         "pending"
@@ -766,7 +807,7 @@ async fn a_two_of_three_quorum_in_the_real_window() {
     let audit_row = format!("[data-testid=audit-item][data-action-hash=\"{hash}\"]");
     ui.wait_until(&audit_row, |t| t.contains("Valid L1 (quorum 2 of 3)"))
         .await;
-    ui.screenshot("12-quorum-audit").await;
+    ui.screenshot(&theme.shot("12-quorum-audit")).await;
     ui.close().await;
 }
 
@@ -775,7 +816,7 @@ async fn an_approval_whose_deadline_passes_leaves_the_window() {
     let _window = ONE_WINDOW.lock().await;
     let home = tempfile::tempdir().unwrap();
     let plane = Plane::start().await;
-    let ui = launch_enrolled(home.path(), &plane).await;
+    let ui = launch_enrolled(home.path(), &plane, Theme::Light).await;
 
     // The operator signed a deadline into the suspended receipt: 8 seconds.
     let receipt = plane::suspended_with(
