@@ -15,7 +15,10 @@ build=(libwebkit2gtk-4.1-dev build-essential pkg-config libssl-dev libxdo-dev
 # Python venv support (the vendor package); D-Bus and GNOME Keyring (a real
 # Secret Service); Xvfb and WebKitWebDriver to drive the real window; dunst (a
 # real notification daemon) and dbus-bin (dbus-monitor, dbus-send).
-test=(python3-venv dbus dbus-bin gnome-keyring xvfb xauth webkit2gtk-driver dunst)
+# PostgreSQL's server and client for the control plane's tests on it
+# (scripts/with-postgres.sh starts a throwaway cluster; no system service).
+test=(python3-venv dbus dbus-bin gnome-keyring xvfb xauth webkit2gtk-driver dunst
+  postgresql postgresql-client)
 # dpkg-dev: dpkg-shlibdeps for the packages' Depends; the validators of the
 # desktop entry and the AppStream metainfo; xdg-utils for the install test;
 # rpm and rpmlint to check the RPMs.
@@ -36,6 +39,12 @@ missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing system packages: ${missing[*]}"
+  if [[ " ${missing[*]} " == *" postgresql "* ]]; then
+    # Only the programs: no system cluster (the tests start their own).
+    sudo_if_needed mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" |
+      sudo_if_needed tee /etc/postgresql-common/createcluster.d/heso-no-main-cluster.conf >/dev/null
+  fi
   sudo_if_needed apt-get update -qq
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

@@ -16,6 +16,9 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 (cd fuzz && cargo fmt --check)
 xvfb-run -a -s "-screen 0 1280x800x24" scripts/with-secret-service.sh cargo test --workspace
+# The control plane's tests again, on PostgreSQL (a throwaway cluster): every
+# test there runs against both backends, and the replica tests need it.
+scripts/with-postgres.sh cargo test -p heso-control-plane
 # A 30-second coverage-guided smoke of each fuzz target (AFL++): any crash,
 # panic or hang fails the run.
 scripts/fuzz.sh 30

@@ -95,7 +95,7 @@ const WELL_FORMED_CODE: &str = "ABCD-EFGH-JKMN-PQRS-TUVW";
 fn control_plane() -> (tempfile::TempDir, PathBuf, Plane) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cp.db");
-    let plane = Plane::spawn_process(&db);
+    let plane = Plane::spawn_process(db.to_str().unwrap());
     (dir, db, plane)
 }
 

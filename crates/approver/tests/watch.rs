@@ -36,7 +36,7 @@ async fn until(
 async fn the_watcher_follows_the_queue_and_the_connection() {
     keyring_core::set_default_store(keyring_core::mock::Store::new().unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let mut plane = Plane::spawn_process(&dir.path().join("cp.db"));
+    let mut plane = Plane::spawn_process(dir.path().join("cp.db").to_str().unwrap());
 
     let key = Arc::new(DeviceKey::create(Keychain::Installed, "watcher").unwrap());
     let client = Client::new(&plane.url).unwrap();

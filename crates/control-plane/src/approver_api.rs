@@ -118,7 +118,10 @@ pub async fn list_pending(
                 }
             }
         };
-        let _ = tokio::time::timeout(wait, moved).await;
+        tokio::select! {
+            _ = tokio::time::timeout(wait, moved) => {}
+            _ = state.draining() => {}
+        }
     }
     let key = ListKey {
         org,
@@ -379,12 +382,12 @@ pub async fn decide(
         .db(move |s| s.record_vote(org, &vote, &nonce_hex))
         .await?
     {
-        VoteOutcome::Recorded => state.changes().bump(org),
+        VoteOutcome::Recorded => state.changed(org).await,
         VoteOutcome::AlreadyDecided(existing) => return Err(already_decided(&existing)),
         VoteOutcome::AlreadyVoted(existing) => return Err(already_voted(&existing)),
         VoteOutcome::Expired => {
             // Resolved just now, if the sweep had not got to it: lists move on.
-            state.changes().bump(org);
+            state.changed(org).await;
             return Err(expired());
         }
         VoteOutcome::ReplayedNonce => {

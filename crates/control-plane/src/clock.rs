@@ -21,6 +21,12 @@ pub fn now() -> i64 {
         .saturating_add(offset_secs())
 }
 
+/// Unix milliseconds (rate limits).
+pub fn now_ms() -> i64 {
+    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    (nanos as i64).saturating_add(offset_secs().saturating_mul(1000))
+}
+
 pub fn rfc3339(unix: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix)
         .ok()

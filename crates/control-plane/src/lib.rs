@@ -21,6 +21,7 @@ pub mod list_cache;
 pub mod operator_api;
 pub mod policy;
 pub mod rate_limit;
+pub mod replicas;
 pub mod routing;
 pub mod secrets;
 pub mod store;
@@ -66,6 +67,10 @@ struct Inner {
     lists: list_cache::ListCache,
     limits: rate_limit::Limits,
     config: Config,
+    /// Each org's change counter in a shared database, as last known here.
+    versions: replicas::Versions,
+    /// True once the server is shutting down: held long-polls answer now.
+    draining: tokio::sync::watch::Sender<bool>,
 }
 
 /// Shared by every request handler.
@@ -80,6 +85,8 @@ impl AppState {
             lists: list_cache::ListCache::default(),
             limits: rate_limit::Limits::new(config.enrolment_quota),
             config,
+            versions: replicas::Versions::default(),
+            draining: tokio::sync::watch::Sender::new(false),
         }))
     }
 
@@ -95,6 +102,37 @@ impl AppState {
         &self.0.limits
     }
 
+    /// Resolves once the server is shutting down.
+    pub async fn draining(&self) {
+        let _ = self.0.draining.subscribe().wait_for(|d| *d).await;
+    }
+
+    pub fn versions(&self) -> &replicas::Versions {
+        &self.0.versions
+    }
+
+    /// Something approvers of `org` see changed: wakes its long-polls here
+    /// and, on a shared database, on every other replica. There each
+    /// counter value wakes once, whether it is learnt here, from the
+    /// notification or from the safety net first.
+    pub async fn changed(&self, org: store::OrgId) {
+        if self.store().change_feed().is_none() {
+            self.0.changes.bump(org);
+            return;
+        }
+        match self.db(move |s| s.announce_change(org)).await {
+            Ok(version) => {
+                if self.0.versions.note(org, version) {
+                    self.0.changes.bump(org);
+                }
+            }
+            Err(e) => {
+                self.0.changes.bump(org);
+                tracing::warn!(error = %e.message, "cannot announce a change to other replicas");
+            }
+        }
+    }
+
     pub fn lists(&self) -> &list_cache::ListCache {
         &self.0.lists
     }
@@ -105,10 +143,12 @@ impl AppState {
         work: impl FnOnce(&Store) -> store::Result<T> + Send + 'static,
     ) -> error::ApiResult<T> {
         let state = self.clone();
-        tokio::task::spawn_blocking(move || work(&state.0.store))
-            .await
-            .map_err(|e| error::ApiError::internal(format!("storage task failed: {e}")))?
-            .map_err(Into::into)
+        tokio::task::spawn_blocking(move || {
+            store::postgres::on_blocking_thread(|| work(&state.0.store))
+        })
+        .await
+        .map_err(|e| error::ApiError::internal(format!("storage task failed: {e}")))?
+        .map_err(Into::into)
     }
 
     /// Direct storage access for synchronous callers (admin commands, tests).
@@ -122,6 +162,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .route("/v1/receipts", post(operator_api::push_receipt))
         .route("/v1/approvals", post(operator_api::open_approval))
         .route(
@@ -165,6 +206,18 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// For load balancers: the database answers and carries this build's
+/// schema (`/healthz` says only that the process is up).
+async fn readyz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match state.db(|s| s.ready()).await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, e.message).into_response(),
+    }
+}
+
 async fn openapi() -> impl axum::response::IntoResponse {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -179,12 +232,22 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_expired_forever(state.clone()));
+    let follower = tokio::spawn(replicas::follow(state.clone()));
+    // On shutdown, held long-polls answer at once (their devices ask again,
+    // of another replica behind the load balancer) and in-flight requests
+    // finish; then the server stops.
+    let drain = state.0.draining.clone();
+    let shutdown = async move {
+        shutdown.await;
+        drain.send_replace(true);
+    };
     // Peer addresses, for the per-client limits.
     let service = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await;
     sweeper.abort();
+    follower.abort();
     served
 }
 
@@ -194,7 +257,7 @@ pub async fn sweep_expired(state: &AppState) -> error::ApiResult<usize> {
     let now = clock::now();
     let orgs = state.db(move |s| s.expire_overdue(now)).await?;
     for org in &orgs {
-        state.changes().bump(*org);
+        state.changed(*org).await;
     }
     Ok(orgs.len())
 }

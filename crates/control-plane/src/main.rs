@@ -9,7 +9,7 @@ use heso_control_plane::{admin, demo, AppState, Config};
 use serde_json::json;
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -28,9 +28,11 @@ struct Cli {
 enum Command {
     /// Serve the operator and approver APIs.
     Serve {
-        /// SQLite database file (created if missing). Required unless --demo.
-        #[arg(long, env = "HESO_CONTROL_PLANE_DB")]
-        db: Option<PathBuf>,
+        /// SQLite database file (created if missing), or a postgres:// URL
+        /// (migrated at start; several replicas may share it). Required
+        /// unless --demo.
+        #[arg(long, env = "HESO_CONTROL_PLANE_DB", value_name = "FILE|URL")]
+        db: Option<String>,
         /// Address and port to serve on.
         #[arg(
             long,
@@ -63,8 +65,9 @@ enum Command {
     },
     /// Issue a one-time enrolment code for an approver device.
     Enroll {
-        #[arg(long)]
-        db: PathBuf,
+        /// SQLite database file, or a postgres:// URL.
+        #[arg(long, value_name = "FILE|URL")]
+        db: String,
         #[arg(long)]
         org: String,
         #[arg(long)]
@@ -98,8 +101,9 @@ enum Command {
 /// A roster entry (by key id, see `approver list`) and a group.
 #[derive(clap::Args)]
 struct GroupMember {
-    #[arg(long)]
-    db: PathBuf,
+    /// SQLite database file, or a postgres:// URL.
+    #[arg(long, value_name = "FILE|URL")]
+    db: String,
     #[arg(long)]
     org: String,
     #[arg(long)]
@@ -116,8 +120,9 @@ enum GroupCommand {
     Remove(GroupMember),
     /// Every group and its members.
     List {
-        #[arg(long)]
-        db: PathBuf,
+        /// SQLite database file, or a postgres:// URL.
+        #[arg(long, value_name = "FILE|URL")]
+        db: String,
         #[arg(long)]
         org: String,
         #[arg(long)]
@@ -129,8 +134,9 @@ enum GroupCommand {
 enum ApproverCommand {
     /// Every key on the org's roster, with how it joined and whether it may vote.
     List {
-        #[arg(long)]
-        db: PathBuf,
+        /// SQLite database file, or a postgres:// URL.
+        #[arg(long, value_name = "FILE|URL")]
+        db: String,
         #[arg(long)]
         org: String,
         #[arg(long)]
@@ -139,8 +145,9 @@ enum ApproverCommand {
     /// Let a key registered through the operator API vote (check its
     /// fingerprint with its owner first).
     Confirm {
-        #[arg(long)]
-        db: PathBuf,
+        /// SQLite database file, or a postgres:// URL.
+        #[arg(long, value_name = "FILE|URL")]
+        db: String,
         #[arg(long)]
         org: String,
         #[arg(long)]
@@ -148,8 +155,9 @@ enum ApproverCommand {
     },
     /// Refuse every request and vote of this key from now on.
     Revoke {
-        #[arg(long)]
-        db: PathBuf,
+        /// SQLite database file, or a postgres:// URL.
+        #[arg(long, value_name = "FILE|URL")]
+        db: String,
         #[arg(long)]
         org: String,
         #[arg(long)]
@@ -161,8 +169,9 @@ enum ApproverCommand {
 enum OrgCommand {
     /// Create an org; prints its API key once.
     Create {
-        #[arg(long)]
-        db: PathBuf,
+        /// SQLite database file, or a postgres:// URL.
+        #[arg(long, value_name = "FILE|URL")]
+        db: String,
         #[arg(long)]
         name: String,
         /// The operator's Ed25519 public key, base64.
@@ -182,8 +191,9 @@ enum OrgCommand {
     /// Show an org: its operator key fingerprints (for people enrolling to
     /// compare), SLA and roster policy.
     Show {
-        #[arg(long)]
-        db: PathBuf,
+        /// SQLite database file, or a postgres:// URL.
+        #[arg(long, value_name = "FILE|URL")]
+        db: String,
         #[arg(long)]
         name: String,
         #[arg(long)]
@@ -196,8 +206,9 @@ enum PolicyCommand {
     /// Set the org's policy from a TOML file (refused, with the line, when
     /// the evaluator refuses it).
     Set {
-        #[arg(long)]
-        db: PathBuf,
+        /// SQLite database file, or a postgres:// URL.
+        #[arg(long, value_name = "FILE|URL")]
+        db: String,
         #[arg(long)]
         org: String,
         #[arg(long)]
@@ -213,8 +224,13 @@ enum PolicyCommand {
     },
 }
 
-fn open(db: &Path) -> anyhow::Result<Store> {
-    Store::open(db).with_context(|| format!("cannot open database {}", db.display()))
+fn open(db: &str) -> anyhow::Result<Store> {
+    Store::connect(db).with_context(|| {
+        format!(
+            "cannot open database {}",
+            heso_control_plane::store::postgres::redacted(db)
+        )
+    })
 }
 
 fn main() -> ExitCode {
@@ -403,7 +419,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let store = match (&db, demo) {
                 (Some(db), _) => open(db)?,
                 (None, true) => Store::open_in_memory()?,
-                (None, false) => anyhow::bail!("--db FILE is required (or use --demo)"),
+                (None, false) => anyhow::bail!("--db FILE|URL is required (or use --demo)"),
             };
             let runtime = tokio::runtime::Runtime::new()?;
             let demo = demo.then_some(DemoOptions {

@@ -158,7 +158,7 @@ pub async fn push_receipt(
         AppendOutcome::Appended { seq, entry_hash } => {
             if awaiting && approval_exists(&state, org.id, &receipt.content.action_hash).await? {
                 // An approval opened before its receipt becomes visible now.
-                state.changes().bump(org.id);
+                state.changed(org.id).await;
             }
             ("appended", seq, entry_hash)
         }
@@ -403,10 +403,11 @@ pub async fn open_approval(
         routing_note: routing.note,
         deadline_source: routing.deadline_source.to_owned(),
     };
-    let visible = stored.is_some();
     let (row, created) = state.db(move |s| s.open_approval(&new)).await?;
-    if created && visible {
-        state.changes().bump(org.id);
+    // Whether its receipt is here yet is decided inside the store (a push
+    // through another replica may land at this moment): wake lists anyway.
+    if created {
+        state.changed(org.id).await;
     }
     Ok((StatusCode::CREATED, Json(ApprovalView::of(&row))))
 }
@@ -616,13 +617,13 @@ pub async fn submit_token(
         .db(move |s| s.record_vote(org.id, &vote, &nonce_hex))
         .await?
     {
-        VoteOutcome::Recorded => state.changes().bump(org.id),
+        VoteOutcome::Recorded => state.changed(org.id).await,
         VoteOutcome::AlreadyDecided(existing) | VoteOutcome::AlreadyVoted(existing) => {
             return Err(already_decided(&existing))
         }
         VoteOutcome::Expired => {
             // Resolved just now, if the sweep had not got to it: lists move on.
-            state.changes().bump(org.id);
+            state.changed(org.id).await;
             return Err(expired());
         }
         VoteOutcome::ReplayedNonce => {

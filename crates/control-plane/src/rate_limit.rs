@@ -2,8 +2,11 @@
 //! redemptions, per client address and for the whole control plane. A code
 //! has about 60 bits, so guessing is hopeless anyway; the limits keep a
 //! guesser, or a flood of key generation on our side, from costing anything.
+//! One process counts in memory; replicas on a shared database count in it,
+//! so a guesser spreading attempts over replicas meets the same limits.
 
 use crate::error::ApiError;
+use crate::store::{Result as StoreResult, Store};
 use crate::AppState;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue};
@@ -37,6 +40,7 @@ impl Default for EnrolmentQuota {
 }
 
 pub struct Limits {
+    quota: EnrolmentQuota,
     per_client: DefaultKeyedRateLimiter<IpAddr>,
     overall: DefaultDirectRateLimiter,
 }
@@ -52,9 +56,40 @@ impl Limits {
                 .expect("a non-zero period")
                 .allow_burst(at_least_one(quota.burst_per_client));
         Limits {
+            quota,
             per_client: RateLimiter::keyed(per_client),
             overall: RateLimiter::direct(Quota::per_minute(at_least_one(quota.per_minute_overall))),
         }
+    }
+
+    /// The same limits in the shared database's buckets.
+    fn check_shared(
+        &self,
+        store: &Store,
+        client: IpAddr,
+        now_ms: i64,
+    ) -> StoreResult<Option<Duration>> {
+        let q = self.quota;
+        let per_client = (q.every_secs_per_client.max(1) * 1000) as i64;
+        let overall = 60_000 / i64::from(q.per_minute_overall.max(1));
+        let buckets = [
+            (
+                format!("enrol:client:{client}"),
+                per_client,
+                i64::from(q.burst_per_client.max(1)),
+            ),
+            (
+                "enrol:all".to_owned(),
+                overall,
+                i64::from(q.per_minute_overall.max(1)),
+            ),
+        ];
+        for (bucket, interval, burst) in buckets {
+            if let Some(wait_ms) = store.take_token(&bucket, now_ms, interval, burst)? {
+                return Ok(Some(Duration::from_millis(wait_ms as u64)));
+            }
+        }
+        Ok(None)
     }
 
     /// `None` when `client` may go ahead, else how long to wait.
@@ -78,9 +113,19 @@ pub async fn limit_enrolment(State(state): State<AppState>, req: Request, next: 
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-    match state.limits().check(client) {
-        None => next.run(req).await,
-        Some(wait) => {
+    let verdict = if state.store().change_feed().is_some() {
+        let now_ms = crate::clock::now_ms();
+        let limits_state = state.clone();
+        state
+            .db(move |s| limits_state.limits().check_shared(s, client, now_ms))
+            .await
+    } else {
+        Ok(state.limits().check(client))
+    };
+    match verdict {
+        Err(e) => e.into_response(),
+        Ok(None) => next.run(req).await,
+        Ok(Some(wait)) => {
             let secs = wait.as_secs() + 1;
             let mut response = ApiError::new(
                 axum::http::StatusCode::TOO_MANY_REQUESTS,

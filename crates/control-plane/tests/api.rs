@@ -372,7 +372,7 @@ async fn strangers_store_nothing_and_hostile_timestamps_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enrolment_code_guessing_is_rate_limited() {
     let dir = tempfile::tempdir().unwrap();
-    let plane = Plane::spawn_process(&dir.path().join("cp.db"));
+    let plane = Plane::spawn_process(&support::database(dir.path(), "cp.db"));
     let mut statuses = Vec::new();
     let mut retry_after = None;
     for seed in 0..8u8 {
@@ -517,6 +517,32 @@ async fn a_long_poll_returns_as_soon_as_an_approval_opens() {
         .await;
     assert!(started.elapsed() >= std::time::Duration::from_secs(1));
     assert_eq!(body["version"].as_u64().unwrap(), version);
+}
+
+/// Shutting down answers held long-polls at once (the devices ask another
+/// replica) instead of holding the shutdown for their whole wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutting_down_answers_held_long_polls() {
+    let mut plane = Plane::start().await;
+    let device = plane.enrolled_device(1).await;
+    let (_, first) = device
+        .call(Method::GET, "/v1/approver/approvals", None)
+        .await;
+    let version = first["version"].as_u64().unwrap();
+    let target = format!("/v1/approver/approvals?wait=20&since={version}");
+    let poll = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let (status, _) = device.call(Method::GET, &target, None).await;
+        (status, started.elapsed())
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    plane.shut_down();
+    let (status, held) = poll.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        held < std::time::Duration::from_secs(3),
+        "held {held:?} through the shutdown"
+    );
 }
 
 #[tokio::test]

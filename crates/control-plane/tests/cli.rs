@@ -1,5 +1,7 @@
 //! The `heso-control-plane` command line: admin commands and a served process.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -19,8 +21,8 @@ fn run(args: &[&str]) -> (i32, String, String) {
 #[test]
 fn orgs_and_enrolment_codes_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("cp.db");
-    let db = db.to_str().unwrap();
+    let db = support::database(dir.path(), "cp.db");
+    let db = db.as_str();
     let (code, out, err) = run(&[
         "org",
         "create",
@@ -82,7 +84,7 @@ fn orgs_and_enrolment_codes_from_the_command_line() {
     let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(shown["operator_fingerprints"].as_array().unwrap().len(), 1);
     assert_eq!(shown["trust_api_approvers"], false);
-    let store = heso_control_plane::store::Store::open(std::path::Path::new(db)).unwrap();
+    let store = heso_control_plane::store::Store::connect(db).unwrap();
     let org = store.org_by_name("acme").unwrap().unwrap().id;
     assert_eq!(
         parsed.check,
@@ -102,15 +104,9 @@ fn orgs_and_enrolment_codes_from_the_command_line() {
 #[test]
 fn serves_until_terminated_then_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("cp.db");
+    let db = support::database(dir.path(), "cp.db");
     let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--db",
-            db.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
+        .args(["serve", "--db", &db, "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -207,9 +203,9 @@ mod reqwest {
     }
 }
 
-/// A fresh database with the org `acme`; returns its path.
+/// A fresh database with the org `acme`; returns where it is.
 fn acme(dir: &tempfile::TempDir) -> String {
-    let db = dir.path().join("cp.db").to_str().unwrap().to_owned();
+    let db = support::database(dir.path(), "cp.db");
     let (code, _, err) = run(&[
         "org",
         "create",

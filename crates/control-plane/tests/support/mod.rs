@@ -27,12 +27,13 @@ enum Backend {
     /// In this test process, on its own tokio task.
     InProcess {
         state: AppState,
-        _shutdown: tokio::sync::oneshot::Sender<()>,
+        shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     },
     /// The `heso-control-plane` binary, as a deployment runs it.
     Process {
         child: Option<std::process::Child>,
-        db: std::path::PathBuf,
+        /// A SQLite file or a PostgreSQL URL.
+        db: String,
         listen: String,
     },
 }
@@ -50,14 +51,10 @@ fn control_plane_binary() -> std::path::PathBuf {
     bin
 }
 
-fn spawn_serve(
-    db: &std::path::Path,
-    listen: &str,
-    clock_offset_secs: i64,
-) -> (std::process::Child, String) {
+fn spawn_serve(db: &str, listen: &str, clock_offset_secs: i64) -> (std::process::Child, String) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(control_plane_binary())
-        .args(["serve", "--db", db.to_str().unwrap(), "--listen", listen])
+        .args(["serve", "--db", db, "--listen", listen])
         .env("HESO_CLOCK_OFFSET_SECS", clock_offset_secs.to_string())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -86,6 +83,60 @@ impl Drop for Plane {
 
 pub const ORG: &str = "acme";
 
+/// Tests enrol many devices from one (absent) address in a second; the
+/// enrolment limits are tested on the real process instead.
+fn test_config() -> Config {
+    Config {
+        enrolment_quota: heso_control_plane::rate_limit::EnrolmentQuota {
+            burst_per_client: 10_000,
+            every_secs_per_client: 1,
+            per_minute_overall: 10_000,
+        },
+        ..Config::default()
+    }
+}
+
+/// The PostgreSQL server the tests run against instead of SQLite
+/// (`scripts/with-postgres.sh` sets it), if any.
+pub fn test_postgres() -> Option<String> {
+    std::env::var("HESO_TEST_POSTGRES").ok()
+}
+
+/// A new, empty database on the test PostgreSQL server: its URL.
+pub fn fresh_postgres_database(server: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = format!(
+        "heso_test_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let created = std::process::Command::new("psql")
+        .args([&format!("{server}/postgres"), "-q", "-c"])
+        .arg(format!("CREATE DATABASE {name}"))
+        .status()
+        .expect("psql (PostgreSQL's client) runs");
+    assert!(created.success(), "CREATE DATABASE {name} failed");
+    format!("{server}/{name}")
+}
+
+/// Where a test's control plane keeps its data: a new PostgreSQL database
+/// when the tests run against one, else the SQLite file `dir/name`.
+pub fn database(dir: &std::path::Path, name: &str) -> String {
+    match test_postgres() {
+        Some(server) => fresh_postgres_database(&server),
+        None => dir.join(name).to_str().unwrap().to_owned(),
+    }
+}
+
+/// The store of an in-process test control plane: in memory, or a new
+/// PostgreSQL database when the tests run against one.
+pub fn test_store() -> Store {
+    match test_postgres() {
+        Some(server) => Store::connect(&fresh_postgres_database(&server)).unwrap(),
+        None => Store::open_in_memory().unwrap(),
+    }
+}
+
 impl Plane {
     /// A control plane whose org's operator is `self.operator`.
     pub async fn start() -> Plane {
@@ -104,23 +155,35 @@ impl Plane {
     }
 
     async fn start_with(operator: SigningKey, operator_key: &str) -> Plane {
-        Self::start_on(Store::open_in_memory().unwrap(), operator, operator_key).await
+        Self::start_on(test_store(), operator, operator_key).await
     }
 
     /// A control plane on the given store (say, a database file).
     pub async fn start_on(store: Store, operator: SigningKey, operator_key: &str) -> Plane {
-        // Tests enrol many devices from one (absent) address in a second;
-        // the enrolment limits are tested on the real process instead.
-        let config = Config {
-            enrolment_quota: heso_control_plane::rate_limit::EnrolmentQuota {
-                burst_per_client: 10_000,
-                every_secs_per_client: 1,
-                per_minute_overall: 10_000,
-            },
-            ..Config::default()
-        };
-        let state = AppState::new(store, config);
+        let state = AppState::new(store, test_config());
         let org = admin::create_org(state.store(), ORG, operator_key, 30).unwrap();
+        Self::serve_in_process(state, operator, org.api_key).await
+    }
+
+    /// Another replica of this in-process control plane: its own process
+    /// state (long-polls, caches, limits) over the same PostgreSQL database,
+    /// so the same org, keys and API key.
+    pub async fn replica(&self) -> Plane {
+        self.replica_with(test_config()).await
+    }
+
+    /// `replica`, with its own settings (say, tight enrolment limits).
+    pub async fn replica_with(&self, config: Config) -> Plane {
+        let url = self
+            .state()
+            .store()
+            .change_feed()
+            .expect("replicas share a PostgreSQL database");
+        let state = AppState::new(Store::connect(&url).unwrap(), config);
+        Self::serve_in_process(state, self.operator.clone(), self.api_key.clone()).await
+    }
+
+    async fn serve_in_process(state: AppState, operator: SigningKey, api_key: String) -> Plane {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -129,30 +192,22 @@ impl Plane {
         }));
         Plane {
             url,
-            api_key: org.api_key,
+            api_key,
             operator,
             http: reqwest::Client::new(),
             backend: Backend::InProcess {
                 state,
-                _shutdown: tx,
+                shutdown: Some(tx),
             },
         }
     }
 
     /// The `heso-control-plane` binary serving `db`, its org made with the
     /// command line, as an operator would deploy it.
-    pub fn spawn_process(db: &std::path::Path) -> Plane {
+    pub fn spawn_process(db: &str) -> Plane {
         let operator = SigningKey::from_bytes(&[11; 32]);
         let created = std::process::Command::new(control_plane_binary())
-            .args([
-                "org",
-                "create",
-                "--db",
-                db.to_str().unwrap(),
-                "--name",
-                ORG,
-                "--json",
-            ])
+            .args(["org", "create", "--db", db, "--name", ORG, "--json"])
             .args([
                 "--operator-key",
                 &keys::public_key_b64(&operator.verifying_key()),
@@ -172,10 +227,19 @@ impl Plane {
             http: reqwest::Client::new(),
             backend: Backend::Process {
                 child: Some(child),
-                db: db.to_path_buf(),
+                db: db.to_owned(),
                 listen: url.trim_start_matches("http://").to_owned(),
             },
             url,
+        }
+    }
+
+    /// Asks the in-process server to shut down, as SIGTERM does a process.
+    pub fn shut_down(&mut self) {
+        if let Backend::InProcess { shutdown, .. } = &mut self.backend {
+            if let Some(tx) = shutdown.take() {
+                let _ = tx.send(());
+            }
         }
     }
 
@@ -242,7 +306,7 @@ impl Plane {
                 let mut args = vec![
                     "enroll".to_owned(),
                     "--db".into(),
-                    db.to_str().unwrap().into(),
+                    db.clone(),
                     "--org".into(),
                     ORG.into(),
                     "--label".into(),
