@@ -16,9 +16,11 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 (cd fuzz && cargo fmt --check)
 xvfb-run -a -s "-screen 0 1280x800x24" scripts/with-secret-service.sh cargo test --workspace
-# The control plane's tests again, on PostgreSQL (a throwaway cluster): every
-# test there runs against both backends, and the replica tests need it.
+# The control plane's tests and the vendor SDK's against it again, on
+# PostgreSQL (a throwaway cluster): every one runs against both backends, and
+# the replica tests need it.
 scripts/with-postgres.sh cargo test -p heso-control-plane
+scripts/with-postgres.sh cargo test -p heso-interop-tests --test sdk_interop
 # A 30-second coverage-guided smoke of each fuzz target (AFL++): any crash,
 # panic or hang fails the run.
 scripts/fuzz.sh 30

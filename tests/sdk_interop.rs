@@ -373,3 +373,70 @@ async fn an_agent_cannot_approve_its_own_action_with_a_key_it_registered() {
         "pending"
     );
 }
+
+/// Two replicas on one PostgreSQL database (`scripts/with-postgres.sh`): the
+/// vendor SDK suspends and finalizes through replica A; the approver's
+/// device long-polls and decides through replica B. Without PostgreSQL there
+/// is one process, and this test says so and stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_on_one_replica_and_the_approver_on_another() {
+    if support::test_postgres().is_none() {
+        eprintln!("replicas need PostgreSQL: run under scripts/with-postgres.sh");
+        return;
+    }
+    let (mut sdk, a, device, _dir) = setup().await;
+    let b = a.replica().await;
+    let device = Device {
+        url: b.url.clone(),
+        ..device
+    };
+    let (_, list) = device
+        .call(Method::GET, "/v1/approver/approvals", None)
+        .await;
+    let since = list["version"].as_u64().unwrap();
+    let target = format!("/v1/approver/approvals?wait=20&since={since}");
+    let poller = Device {
+        key: device.key.clone(),
+        url: device.url.clone(),
+        http: device.http.clone(),
+    };
+    let poll = tokio::spawn(async move {
+        let answer = poller.call(Method::GET, &target, None).await;
+        (answer, std::time::Instant::now())
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let suspended = suspend_payment(&mut sdk, 7700);
+    let opened = std::time::Instant::now();
+    let hash = suspended.content.action_hash.clone();
+    let ((status, _), answered) = poll.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    let waited = answered.saturating_duration_since(opened);
+    assert!(
+        waited < std::time::Duration::from_secs(1),
+        "B woke {waited:?} after the SDK opened the approval on A"
+    );
+
+    let shown = pending_item(&device, &hash).await;
+    assert_eq!(shown, suspended);
+    let (status, body) = device
+        .decide(&hash, device.decision(&shown, Decision::Approved, "via B"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        sdk.must(json!({"op": "poll", "action_hash": hash}))["status"],
+        "approved"
+    );
+    sdk.must(json!({"op": "finalize", "action_hash": hash}));
+    let (_, mine) = device
+        .call(Method::GET, "/v1/approver/cosignatures", None)
+        .await;
+    let final_receipt = mine["items"][0]["final_receipt"].clone();
+    let vendor = sdk.must(json!({"op": "verify", "receipt": final_receipt}));
+    assert_eq!(vendor["verdict"]["kind"], "Valid");
+    assert_eq!(vendor["verdict"]["trust_level"], "L1");
+    let ours = verify_receipt(serde_json::from_value(final_receipt).unwrap());
+    assert_eq!(
+        (ours.verdict.kind, ours.verdict.trust_level),
+        (VerdictKind::Valid, Some(TrustLevel::L1))
+    );
+}

@@ -2,7 +2,12 @@
 //! database file; the approver's pending list p50/p99; then 1,000 concurrent
 //! long-polls held and released by one new approval.
 //!
-//! Run with `scripts/bench-control-plane.sh` (it raises the open-file limit).
+//! With `HESO_TEST_POSTGRES` (a PostgreSQL server), the same on a new
+//! database behind two replicas: list calls and long-polls spread over both,
+//! the approval opened through one.
+//!
+//! Run with `scripts/bench-control-plane.sh [--postgres]` (it raises the
+//! open-file limit and, with `--postgres`, starts a throwaway server).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -72,13 +77,29 @@ fn seed(store: &Store, operator: &SigningKey, count: usize) {
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let operator = SigningKey::from_bytes(&[11; 32]);
-    let store = Store::open(&dir.path().join("load.db")).unwrap();
+    let postgres = support::test_postgres();
+    let (store, backend) = match &postgres {
+        Some(server) => (
+            Store::connect(&support::fresh_postgres_database(server)).unwrap(),
+            "PostgreSQL, two replicas",
+        ),
+        None => (
+            Store::open(&dir.path().join("load.db")).unwrap(),
+            "database file, WAL",
+        ),
+    };
     let plane = Plane::start_on(
         store,
         operator.clone(),
         &keys::public_key_b64(&operator.verifying_key()),
     )
     .await;
+    // The replicas the calls are spread over (one without PostgreSQL).
+    let mut replicas = vec![];
+    if postgres.is_some() {
+        replicas.push(plane.replica().await);
+    }
+    let replicas: Vec<&Plane> = std::iter::once(&plane).chain(&replicas).collect();
 
     let started = Instant::now();
     let (state, op) = (plane.state().clone(), operator.clone());
@@ -86,11 +107,16 @@ async fn main() {
         .await
         .unwrap();
     println!(
-        "seeded {PENDING} pending approvals in {:.1} s (database file, WAL)",
+        "seeded {PENDING} pending approvals in {:.1} s ({backend})",
         started.elapsed().as_secs_f64()
     );
 
-    let device = plane.enrolled_device(1).await;
+    let enrolled = plane.enrolled_device(1).await;
+    let through = |n: usize| Device {
+        key: enrolled.key.clone(),
+        url: replicas[n % replicas.len()].url.clone(),
+        http: enrolled.http.clone(),
+    };
     let org = plane
         .state()
         .store()
@@ -103,9 +129,12 @@ async fn main() {
         ("unchanged (shared answer)", false),
     ] {
         let mut latencies = Vec::with_capacity(LIST_CALLS);
-        for _ in 0..LIST_CALLS {
+        for call in 0..LIST_CALLS {
+            let device = through(call);
             if fresh {
-                plane.state().changes().bump(org);
+                for replica in &replicas {
+                    replica.state().changes().bump(org);
+                }
             }
             let t = Instant::now();
             let (status, body) = device
@@ -118,21 +147,30 @@ async fn main() {
         }
         latencies.sort();
         println!(
-            "pending list, first page of 100 of {PENDING}, device-signed over HTTP, {LIST_CALLS} calls, {label}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            "pending list, first page of 100 of {PENDING}, device-signed over HTTP, {LIST_CALLS} calls ({backend}), {label}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
             percentile(&latencies, 0.50).as_secs_f64() * 1e3,
             percentile(&latencies, 0.99).as_secs_f64() * 1e3,
             latencies.last().unwrap().as_secs_f64() * 1e3
         );
     }
 
-    // Long-polls: each from its own connection, all waiting on the same version.
-    let (_, first) = device
-        .call(Method::GET, "/v1/approver/approvals?limit=1", None)
-        .await;
-    let version = first["version"].as_u64().unwrap();
-    let target = format!("/v1/approver/approvals?limit=1&wait=30&since={version}");
+    // Long-polls: each from its own connection, all waiting on the version
+    // of the replica they ask (each replica counts its own).
+    let mut targets = Vec::new();
+    for n in 0..replicas.len() {
+        let (_, first) = through(n)
+            .call(Method::GET, "/v1/approver/approvals?limit=1", None)
+            .await;
+        let version = first["version"].as_u64().unwrap();
+        targets.push((
+            version,
+            format!("/v1/approver/approvals?limit=1&wait=30&since={version}"),
+        ));
+    }
     let mut polls = tokio::task::JoinSet::new();
     for i in 0..LONG_POLLS {
+        let device = through(i);
+        let (version, target) = targets[i % replicas.len()].clone();
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(0)
             .build()
@@ -142,7 +180,6 @@ async fn main() {
             url: device.url.clone(),
             http: client,
         };
-        let target = target.clone();
         polls.spawn(async move {
             let resp = poller
                 .request(Method::GET, &target, b"", support::now())
@@ -154,7 +191,7 @@ async fn main() {
                 .json()
                 .await
                 .unwrap();
-            (arrived, body["version"].as_u64().unwrap())
+            (arrived, body["version"].as_u64().unwrap() > version)
         });
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -162,15 +199,15 @@ async fn main() {
         polls.try_join_next().is_none(),
         "a long-poll returned before any change"
     );
-    println!("{LONG_POLLS} long-polls held");
+    println!("{LONG_POLLS} long-polls held ({backend})");
 
     let receipt = suspended_by(&operator, 999_999, "payment.large.requires_approval");
     plane.park(&receipt).await;
     let opened = Instant::now();
     let mut delays = Vec::with_capacity(LONG_POLLS);
     while let Some(done) = polls.join_next().await {
-        let (arrived, seen) = done.unwrap();
-        assert!(seen > version);
+        let (arrived, moved) = done.unwrap();
+        assert!(moved, "a long-poll answered without a change");
         delays.push(arrived.saturating_duration_since(opened));
     }
     delays.sort();
@@ -179,7 +216,7 @@ async fn main() {
         .filter(|d| **d <= Duration::from_secs(1))
         .count();
     println!(
-        "after one new approval: {released}/{LONG_POLLS} long-polls released within 1 s; p50 {:.0} ms, p99 {:.0} ms, last {:.0} ms",
+        "after one new approval (opened through the first replica): {released}/{LONG_POLLS} long-polls released within 1 s; p50 {:.0} ms, p99 {:.0} ms, last {:.0} ms",
         percentile(&delays, 0.50).as_secs_f64() * 1e3,
         percentile(&delays, 0.99).as_secs_f64() * 1e3,
         delays.last().unwrap().as_secs_f64() * 1e3
