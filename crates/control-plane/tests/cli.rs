@@ -119,6 +119,8 @@ fn serves_until_terminated_then_stops_cleanly() {
     assert!(url.starts_with("http://127.0.0.1:"), "{line}");
     let health = reqwest::blocking_get(&format!("{url}/healthz"));
     assert_eq!(health, "ok");
+    let ready = reqwest::blocking_get(&format!("{url}/readyz"));
+    assert_eq!(ready, "ready", "the database answers and is migrated");
 
     let pid = child.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();

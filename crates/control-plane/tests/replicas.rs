@@ -218,3 +218,65 @@ async fn enrolment_guesses_spread_over_replicas_meet_one_limit() {
         "{statuses:?}"
     );
 }
+
+/// Replicas starting together on a new database migrate it once; one built
+/// for an older schema than the database carries refuses to start, and a
+/// running one stops saying it is ready (the load balancer takes it out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_starting_together_migrate_once_and_readiness_follows_the_schema() {
+    let Some(server) = test_postgres() else {
+        eprintln!("replicas need PostgreSQL: run under scripts/with-postgres.sh");
+        return;
+    };
+    let url = fresh_postgres_database(&server);
+    let starts: Vec<_> = (0..6)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                heso_control_plane::store::Store::connect(&url).map(|store| store.ready().is_ok())
+            })
+        })
+        .collect();
+    for start in starts {
+        assert!(matches!(start.join().unwrap(), Ok(true)));
+    }
+    let migrations = std::process::Command::new("psql")
+        .args([&url, "-Atc", "SELECT count(*) FROM heso_schema_migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&migrations.stdout).trim(), "1");
+
+    let plane = Plane::start_on(
+        heso_control_plane::store::Store::connect(&url).unwrap(),
+        SigningKey::from_bytes(&[11; 32]),
+        &keys::public_key_b64(&SigningKey::from_bytes(&[11; 32]).verifying_key()),
+    )
+    .await;
+    let readyz = || async {
+        let resp = reqwest::get(format!("{}/readyz", plane.url)).await.unwrap();
+        (resp.status(), resp.text().await.unwrap())
+    };
+    assert_eq!(readyz().await, (StatusCode::OK, "ready".to_owned()));
+
+    // A newer build migrated the database since.
+    let newer = std::process::Command::new("psql")
+        .args([
+            &url,
+            "-qc",
+            "INSERT INTO heso_schema_migrations (version) VALUES (2)",
+        ])
+        .status()
+        .unwrap();
+    assert!(newer.success());
+    let (status, why) = readyz().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{why}");
+    assert!(why.contains("schema version 2"), "{why}");
+    let refused = std::thread::spawn(move || heso_control_plane::store::Store::connect(&url))
+        .join()
+        .unwrap();
+    let error = refused
+        .err()
+        .expect("an older build refuses a newer schema")
+        .to_string();
+    assert!(error.contains("newer than this build"), "{error}");
+}
