@@ -249,6 +249,95 @@ pub fn deciding_vote_in<'a>(status: &str, votes: &'a [VoteRow]) -> Option<&'a Vo
     }
     votes.iter().rfind(|v| v.decision == status)
 }
+/// What appending a receipt under an action hash already in the log means:
+/// the same receipt again is a duplicate; other bytes are a conflict.
+fn already_appended(
+    seq: i64,
+    entry_hash: String,
+    stored: &str,
+    text: &str,
+    action_hash: &str,
+) -> Result<AppendOutcome> {
+    let same = serde_json::from_str::<serde_json::Value>(stored).ok()
+        == serde_json::from_str::<serde_json::Value>(text).ok();
+    if same {
+        Ok(AppendOutcome::Duplicate { seq, entry_hash })
+    } else {
+        Err(StoreError::Conflict(format!(
+            "a different receipt is already recorded under action_hash {action_hash}"
+        )))
+    }
+}
+
+/// An approval as a vote finds it, read under the backend's lock.
+struct VoteTarget {
+    status: String,
+    threshold: i64,
+    approved_count: i64,
+    deadline_at: i64,
+    resolution: Option<String>,
+}
+
+/// What a backend does with a vote: the rules live here, once, so both
+/// backends keep them alike.
+enum VotePlan {
+    /// Past its deadline while pending: resolve it rejected as `expired`.
+    Expire,
+    /// Write nothing; answer this.
+    Answer(VoteOutcome),
+    /// Burn the token's nonce (a replay answers `ReplayedNonce`), record the
+    /// vote, then set the approval's count and, if it resolves, its status.
+    Cast {
+        approved_count: i64,
+        resolution: Option<&'static str>,
+    },
+}
+
+impl VoteTarget {
+    /// A rejection resolves the approval `rejected` (fail closed); approvals
+    /// resolve it `approved` once `threshold` distinct keys approved; each
+    /// key votes once; nothing counts past the deadline or after resolution.
+    /// `votes` reads the votes so far, only when needed.
+    fn plan(
+        &self,
+        vote: &VoteRow,
+        votes: impl FnOnce() -> Result<Vec<VoteRow>>,
+    ) -> Result<VotePlan> {
+        // Past its deadline, a pending approval is expired whether or not the
+        // sweep got to it yet.
+        if self.status == "pending" && vote.created_at >= self.deadline_at {
+            return Ok(VotePlan::Expire);
+        }
+        if self.resolution.as_deref() == Some("expired") {
+            return Ok(VotePlan::Answer(VoteOutcome::Expired));
+        }
+        let votes = votes()?;
+        if self.status != "pending" {
+            let deciding = deciding_vote_in(&self.status, &votes)
+                .ok_or_else(|| StoreError::Conflict("a resolved approval has no vote".into()))?;
+            return Ok(VotePlan::Answer(VoteOutcome::AlreadyDecided(
+                deciding.clone(),
+            )));
+        }
+        if let Some(mine) = votes
+            .into_iter()
+            .find(|v| v.approver_key == vote.approver_key)
+        {
+            return Ok(VotePlan::Answer(VoteOutcome::AlreadyVoted(mine)));
+        }
+        let approved_count = self.approved_count + i64::from(vote.decision == "approved");
+        let resolution = match vote.decision.as_str() {
+            "approved" if approved_count >= self.threshold => Some("approved"),
+            "approved" => None,
+            _ => Some("rejected"),
+        };
+        Ok(VotePlan::Cast {
+            approved_count,
+            resolution,
+        })
+    }
+}
+
 /// The hash chaining an org's receipt log: BLAKE3 over the previous entry
 /// hash, the position and the receipt's action hash.
 fn entry_hash(previous: &str, seq: i64, action_hash: &str) -> String {

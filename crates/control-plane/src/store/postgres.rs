@@ -756,17 +756,8 @@ impl Backend for PgStore {
                 "SELECT seq, entry_hash, receipt FROM receipts WHERE org_id = $1 AND action_hash = $2",
                 &[&org, &action_hash],
             )? {
-                let (seq, entry_hash, stored): (i64, String, String) =
-                    (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-                let same = serde_json::from_str::<serde_json::Value>(&stored).ok()
-                    == serde_json::from_str::<serde_json::Value>(text).ok();
-                return if same {
-                    Ok(AppendOutcome::Duplicate { seq, entry_hash })
-                } else {
-                    Err(StoreError::Conflict(format!(
-                        "a different receipt is already recorded under action_hash {action_hash}"
-                    )))
-                };
+                let stored: String = row.try_get(2)?;
+                return already_appended(row.try_get(0)?, row.try_get(1)?, &stored, text, action_hash);
             }
             let previous: String = tx
                 .query_opt(
@@ -931,35 +922,29 @@ impl Backend for PgStore {
                  FROM approvals WHERE id = $1 FOR UPDATE",
                 &[&vote.approval_id],
             )?;
-            let status: String = state.try_get(0)?;
-            let threshold: i64 = state.try_get(1)?;
-            let approved: i64 = state.try_get(2)?;
-            let deadline: i64 = state.try_get(3)?;
-            let resolution: Option<String> = state.try_get(4)?;
-            if status == "pending" && vote.created_at >= deadline {
-                tx.execute(
-                    "UPDATE approvals SET status = 'rejected', resolution = 'expired', resolved_at = $2 WHERE id = $1",
-                    &[&vote.approval_id, &vote.created_at],
-                )?;
-                tx.commit()?;
-                return Ok(VoteOutcome::Expired);
-            }
-            if resolution.as_deref() == Some("expired") {
-                return Ok(VoteOutcome::Expired);
-            }
-            let votes = votes_in(&mut tx, &vote.approval_id)?;
-            if status != "pending" {
-                let deciding = deciding_vote_in(&status, &votes).ok_or_else(|| {
-                    StoreError::Conflict("a resolved approval has no vote".into())
-                })?;
-                return Ok(VoteOutcome::AlreadyDecided(deciding.clone()));
-            }
-            if let Some(mine) = votes
-                .into_iter()
-                .find(|v| v.approver_key == vote.approver_key)
-            {
-                return Ok(VoteOutcome::AlreadyVoted(mine));
-            }
+            let target = VoteTarget {
+                status: state.try_get(0)?,
+                threshold: state.try_get(1)?,
+                approved_count: state.try_get(2)?,
+                deadline_at: state.try_get(3)?,
+                resolution: state.try_get(4)?,
+            };
+            let plan = target.plan(vote, || votes_in(&mut tx, &vote.approval_id))?;
+            let (approved, resolution) = match plan {
+                VotePlan::Answer(outcome) => return Ok(outcome),
+                VotePlan::Expire => {
+                    tx.execute(
+                        "UPDATE approvals SET status = 'rejected', resolution = 'expired', resolved_at = $2 WHERE id = $1",
+                        &[&vote.approval_id, &vote.created_at],
+                    )?;
+                    tx.commit()?;
+                    return Ok(VoteOutcome::Expired);
+                }
+                VotePlan::Cast {
+                    approved_count,
+                    resolution,
+                } => (approved_count, resolution),
+            };
             let fresh = tx.execute(
                 "INSERT INTO token_nonces (org_id, nonce) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 &[&org, &nonce_hex],
@@ -982,12 +967,6 @@ impl Backend for PgStore {
                     &vote.created_at,
                 ],
             )?;
-            let approved = approved + i64::from(vote.decision == "approved");
-            let resolution = match vote.decision.as_str() {
-                "approved" if approved >= threshold => Some("approved"),
-                "approved" => None,
-                _ => Some("rejected"),
-            };
             tx.execute(
                 "UPDATE approvals SET approved_count = $2, status = COALESCE($3::text, status),
                         resolved_at = CASE WHEN $3::text IS NULL THEN resolved_at ELSE $4 END

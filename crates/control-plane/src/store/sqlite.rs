@@ -551,15 +551,7 @@ impl Backend for SqliteStore {
             )
             .optional()?;
         if let Some((seq, entry_hash, stored)) = existing {
-            let same = serde_json::from_str::<serde_json::Value>(&stored).ok()
-                == serde_json::from_str::<serde_json::Value>(text).ok();
-            return if same {
-                Ok(AppendOutcome::Duplicate { seq, entry_hash })
-            } else {
-                Err(StoreError::Conflict(format!(
-                    "a different receipt is already recorded under action_hash {action_hash}"
-                )))
-            };
+            return already_appended(seq, entry_hash, &stored, text, action_hash);
         }
         let previous: String = tx
             .query_row(
@@ -718,37 +710,36 @@ impl Backend for SqliteStore {
     fn record_vote(&self, org: OrgId, vote: &VoteRow, nonce_hex: &str) -> Result<VoteOutcome> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        type State = (String, i64, i64, i64, Option<String>);
-        let (status, threshold, approved, deadline, resolution): State = tx.query_row(
+        let target = tx.query_row(
             "SELECT status, threshold, approved_count, deadline_at, resolution FROM approvals WHERE id = ?1",
             [&vote.approval_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            |r| {
+                Ok(VoteTarget {
+                    status: r.get(0)?,
+                    threshold: r.get(1)?,
+                    approved_count: r.get(2)?,
+                    deadline_at: r.get(3)?,
+                    resolution: r.get(4)?,
+                })
+            },
         )?;
-        // Past its deadline, a pending approval is expired whether or not the
-        // sweep got to it yet; no vote counts any more.
-        if status == "pending" && vote.created_at >= deadline {
-            tx.execute(
-                "UPDATE approvals SET status = 'rejected', resolution = 'expired', resolved_at = ?2 WHERE id = ?1",
-                params![vote.approval_id, vote.created_at],
-            )?;
-            tx.commit()?;
-            return Ok(VoteOutcome::Expired);
-        }
-        if resolution.as_deref() == Some("expired") {
-            return Ok(VoteOutcome::Expired);
-        }
-        let votes = Self::votes_in(&tx, &vote.approval_id)?;
-        if status != "pending" {
-            let deciding = deciding_vote_in(&status, &votes)
-                .ok_or_else(|| StoreError::Conflict("a resolved approval has no vote".into()))?;
-            return Ok(VoteOutcome::AlreadyDecided(deciding.clone()));
-        }
-        if let Some(mine) = votes
-            .into_iter()
-            .find(|v| v.approver_key == vote.approver_key)
+        let (approved, resolution) = match target
+            .plan(vote, || Self::votes_in(&tx, &vote.approval_id))?
         {
-            return Ok(VoteOutcome::AlreadyVoted(mine));
-        }
+            VotePlan::Answer(outcome) => return Ok(outcome),
+            VotePlan::Expire => {
+                tx.execute(
+                        "UPDATE approvals SET status = 'rejected', resolution = 'expired', resolved_at = ?2 WHERE id = ?1",
+                        params![vote.approval_id, vote.created_at],
+                    )?;
+                tx.commit()?;
+                return Ok(VoteOutcome::Expired);
+            }
+            VotePlan::Cast {
+                approved_count,
+                resolution,
+            } => (approved_count, resolution),
+        };
         let fresh = tx.execute(
             "INSERT INTO token_nonces (org_id, nonce) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![org, nonce_hex],
@@ -771,12 +762,6 @@ impl Backend for SqliteStore {
                 vote.created_at
             ],
         )?;
-        let approved = approved + i64::from(vote.decision == "approved");
-        let resolution = match vote.decision.as_str() {
-            "approved" if approved >= threshold => Some("approved"),
-            "approved" => None,
-            _ => Some("rejected"),
-        };
         tx.execute(
             "UPDATE approvals SET approved_count = ?2, status = COALESCE(?3, status),
                     resolved_at = CASE WHEN ?3 IS NULL THEN resolved_at ELSE ?4 END
