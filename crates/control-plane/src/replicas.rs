@@ -22,7 +22,7 @@ const SAFETY_NET: Duration = Duration::from_secs(1);
 /// Follows the other replicas' changes until the task is dropped; returns at
 /// once when this process is the only one (SQLite).
 pub async fn follow(state: AppState) {
-    let Some(url) = state.store().change_feed() else {
+    let Some(url) = state.store().change_feed().map(str::to_owned) else {
         return;
     };
     let mut primed = false;

@@ -240,8 +240,9 @@ async fn enrolment_takes_a_one_time_code_and_returns_the_operator_keys() {
     // The operator's own key cannot enrol.
     let mut operator_device = Device::new(&plane, 3);
     operator_device.key = plane.operator.clone();
-    let (status, _) = operator_device.enroll(&plane.enrolment_code("op")).await;
+    let (status, body) = operator_device.enroll(&plane.enrolment_code("op")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"], "an operator key cannot enrol as an approver");
 
     // An expired code.
     let org = plane.state().store().org_by_name(ORG).unwrap().unwrap();
@@ -254,6 +255,39 @@ async fn enrolment_takes_a_one_time_code_and_returns_the_operator_keys() {
     let (status, body) = Device::new(&plane, 4).enroll("OLDC-ODEO-LD12").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body["error"].as_str().unwrap().contains("expired"));
+
+    // An enrolled device, again with a fresh code: here, or in another org.
+    let (status, body) = device.enroll(&plane.enrolment_code("again")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        body["error"],
+        "this device key is already enrolled with this org"
+    );
+    let other_operator = SigningKey::from_bytes(&[12; 32]);
+    heso_control_plane::admin::create_org(
+        plane.state().store(),
+        "globex",
+        &keys::public_key_b64(&other_operator.verifying_key()),
+        30,
+    )
+    .unwrap();
+    let elsewhere = heso_control_plane::admin::issue_enrolment_code(
+        plane.state().store(),
+        "globex",
+        "x",
+        24,
+        &[],
+    )
+    .unwrap();
+    let (status, body) = device.enroll(&elsewhere).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("enrolled with another org"),
+        "{body}"
+    );
 
     // The body's key must be the signing key.
     let other = Device::new(&plane, 5);

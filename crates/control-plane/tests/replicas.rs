@@ -153,7 +153,7 @@ async fn concurrent_pushes_through_both_replicas_leave_a_gap_free_log() {
     let url = a.state().store().change_feed().unwrap();
     let out = std::process::Command::new("psql")
         .args([
-            &url,
+            url,
             "-Atc",
             "SELECT seq, action_hash, entry_hash FROM receipts ORDER BY seq",
         ])

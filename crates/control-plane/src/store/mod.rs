@@ -249,6 +249,65 @@ pub fn deciding_vote_in<'a>(status: &str, votes: &'a [VoteRow]) -> Option<&'a Vo
     }
     votes.iter().rfind(|v| v.decision == status)
 }
+/// Why a code that exists may not be redeemed now, if it may not.
+fn code_refusal(used_at: Option<i64>, expires_at: i64, now: i64) -> Option<&'static str> {
+    if used_at.is_some() {
+        Some("this enrolment code has already been used")
+    } else if now > expires_at {
+        Some("this enrolment code has expired; ask the operator for a new one")
+    } else {
+        None
+    }
+}
+
+/// Where a device key redeeming a code stands, read under the backend's lock.
+struct EnrollingKey {
+    is_operator: bool,
+    on_this_roster: bool,
+    on_another_roster: bool,
+}
+
+impl EnrollingKey {
+    /// Why this key may not enrol with the code's org, if it may not: an
+    /// operator key never approves, and a device belongs to one org, once.
+    fn refusal(&self) -> Option<&'static str> {
+        if self.is_operator {
+            Some("an operator key cannot enrol as an approver")
+        } else if self.on_this_roster {
+            Some("this device key is already enrolled with this org")
+        } else if self.on_another_roster {
+            Some("this device key is enrolled with another org; remove the device there first")
+        } else {
+            None
+        }
+    }
+}
+
+/// The roster entry a device enrolled with a code gets: its key id (from
+/// the key) and its label (the device's own, else the code's).
+fn enrolled_entry(public_key: &str, device_label: &str, code_label: String) -> (String, String) {
+    let key_id = format!(
+        "device-{}",
+        &blake3::hash(public_key.as_bytes()).to_hex()[..16]
+    );
+    let label = if device_label.is_empty() {
+        code_label
+    } else {
+        device_label.to_owned()
+    };
+    (key_id, label)
+}
+
+/// The columns both backends select for an approval `a` and a vote `v`,
+/// in the order their row readers take them.
+const APPROVAL_COLUMNS: &str = "a.id, a.org_id, a.action_hash, a.workflow, a.account, a.rule_id, \
+     a.scope, a.threshold, a.matched_conditions, a.status, a.opened_at, a.deadline_at, a.resolved_at, \
+     a.roster, a.approved_count, a.groups, a.routing_note, a.deadline_source, a.resolution";
+/// How many columns `APPROVAL_COLUMNS` selects: joined columns follow.
+const APPROVAL_WIDTH: usize = 19;
+const VOTE_COLUMNS: &str =
+    "v.approval_id, v.approver_key, v.decision, v.record, v.co_sig, v.token, v.reason, v.via, v.created_at";
+
 /// What appending a receipt under an action hash already in the log means:
 /// the same receipt again is a duplicate; other bytes are a conflict.
 fn already_appended(
@@ -364,7 +423,7 @@ pub trait Backend: Send + Sync {
 
     /// Where other replicas announce changes (a PostgreSQL URL to `LISTEN`
     /// on); `None` when this process is the only one (SQLite).
-    fn change_feed(&self) -> Option<String> {
+    fn change_feed(&self) -> Option<&str> {
         None
     }
 

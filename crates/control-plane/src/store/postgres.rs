@@ -78,13 +78,6 @@ impl Drop for PgStore {
     }
 }
 
-const APPROVAL_COLUMNS: &str = "a.id, a.org_id, a.action_hash, a.workflow, a.account, a.rule_id, \
-     a.scope, a.threshold, a.matched_conditions, a.status, a.opened_at, a.deadline_at, a.resolved_at, \
-     a.roster, a.approved_count, a.groups, a.routing_note, a.deadline_source, a.resolution";
-const APPROVAL_WIDTH: usize = 19;
-const VOTE_COLUMNS: &str =
-    "v.approval_id, v.approver_key, v.decision, v.record, v.co_sig, v.token, v.reason, v.via, v.created_at";
-
 /// The condition that approval `a` is one the viewer (`$param`: a base64
 /// key, or NULL for everyone) may see.
 fn visible_to(param: usize) -> String {
@@ -269,8 +262,8 @@ impl Backend for PgStore {
         }
     }
 
-    fn change_feed(&self) -> Option<String> {
-        Some(self.url.clone())
+    fn change_feed(&self) -> Option<&str> {
+        Some(&self.url)
     }
 
     fn announce_change(&self, org: OrgId) -> Result<i64> {
@@ -656,46 +649,27 @@ impl Backend for PgStore {
             let expires_at: i64 = code.try_get(2)?;
             let used_at: Option<i64> = code.try_get(3)?;
             let groups: String = code.try_get(4)?;
-            if used_at.is_some() {
-                return Ok(Err("this enrolment code has already been used"));
+            if let Some(refusal) = code_refusal(used_at, expires_at, now) {
+                return Ok(Err(refusal));
             }
-            if now > expires_at {
-                return Ok(Err(
-                    "this enrolment code has expired; ask the operator for a new one",
-                ));
-            }
-            let operator: bool = tx
-                .query_one(
-                    "SELECT EXISTS(SELECT 1 FROM operator_keys WHERE org_id = $1 AND public_key = $2)",
-                    &[&org, &public_key],
-                )?
-                .try_get(0)?;
-            if operator {
-                return Ok(Err("an operator key cannot enrol as an approver"));
-            }
-            let already: bool = tx
-                .query_one(
-                    "SELECT EXISTS(SELECT 1 FROM approvers WHERE org_id = $1 AND public_key = $2)",
-                    &[&org, &public_key],
-                )?
-                .try_get(0)?;
-            if already {
-                return Ok(Err("this device key is already enrolled with this org"));
-            }
-            if key_in_other_org(&mut tx, org, public_key)? {
-                return Ok(Err(
-                    "this device key is enrolled with another org; remove the device there first",
-                ));
-            }
-            let label = if device_label.is_empty() {
-                code_label
-            } else {
-                device_label.to_owned()
+            let mut exists = |sql: &str| -> Result<bool> {
+                Ok(tx.query_one(sql, &[&org, &public_key])?.try_get(0)?)
             };
-            let key_id = format!(
-                "device-{}",
-                &blake3::hash(public_key.as_bytes()).to_hex()[..16]
-            );
+            let is_operator = exists(
+                "SELECT EXISTS(SELECT 1 FROM operator_keys WHERE org_id = $1 AND public_key = $2)",
+            )?;
+            let on_this_roster = exists(
+                "SELECT EXISTS(SELECT 1 FROM approvers WHERE org_id = $1 AND public_key = $2)",
+            )?;
+            let key = EnrollingKey {
+                is_operator,
+                on_this_roster,
+                on_another_roster: key_in_other_org(&mut tx, org, public_key)?,
+            };
+            if let Some(refusal) = key.refusal() {
+                return Ok(Err(refusal));
+            }
+            let (key_id, label) = enrolled_entry(public_key, device_label, code_label);
             tx.execute(
                 "INSERT INTO approvers (org_id, key_id, public_key, label, source, created_at)
                  VALUES ($1, $2, $3, $4, 'enrolment', $5)",

@@ -16,9 +16,6 @@ fn migrations() -> Migrations<'static> {
     ])
 }
 
-const APPROVAL_COLUMNS: &str = "a.id, a.org_id, a.action_hash, a.workflow, a.account, a.rule_id, \
-     a.scope, a.threshold, a.matched_conditions, a.status, a.opened_at, a.deadline_at, a.resolved_at, \
-     a.roster, a.approved_count, a.groups, a.routing_note, a.deadline_source, a.resolution";
 /// The condition that an approval `a` is one the viewer (query parameter
 /// `?{param}`: a base64 key, or NULL for everyone) may see.
 fn visible_to(param: usize) -> String {
@@ -27,9 +24,6 @@ fn visible_to(param: usize) -> String {
          OR EXISTS(SELECT 1 FROM json_each(a.roster) WHERE json_each.value = ?{param}))"
     )
 }
-
-/// How many columns `APPROVAL_COLUMNS` selects: joined columns follow.
-const APPROVAL_WIDTH: usize = 19;
 
 fn approval_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApprovalRow> {
     Ok(ApprovalRow {
@@ -54,9 +48,6 @@ fn approval_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApprovalRow> {
         resolution: row.get(18)?,
     })
 }
-
-const VOTE_COLUMNS: &str =
-    "v.approval_id, v.approver_key, v.decision, v.record, v.co_sig, v.token, v.reason, v.via, v.created_at";
 
 fn vote_from_row(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<VoteRow> {
     Ok(VoteRow {
@@ -452,44 +443,25 @@ impl Backend for SqliteStore {
         let Some((org, code_label, expires_at, used_at, groups)) = code else {
             return Ok(Err("unknown enrolment code"));
         };
-        if used_at.is_some() {
-            return Ok(Err("this enrolment code has already been used"));
+        if let Some(refusal) = code_refusal(used_at, expires_at, now) {
+            return Ok(Err(refusal));
         }
-        if now > expires_at {
-            return Ok(Err(
-                "this enrolment code has expired; ask the operator for a new one",
-            ));
-        }
-        let operator: bool = tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM operator_keys WHERE org_id = ?1 AND public_key = ?2)",
-            params![org, public_key],
-            |r| r.get(0),
-        )?;
-        if operator {
-            return Ok(Err("an operator key cannot enrol as an approver"));
-        }
-        let already: bool = tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM approvers WHERE org_id = ?1 AND public_key = ?2)",
-            params![org, public_key],
-            |r| r.get(0),
-        )?;
-        if already {
-            return Ok(Err("this device key is already enrolled with this org"));
-        }
-        if key_in_other_org(&tx, org, public_key)? {
-            return Ok(Err(
-                "this device key is enrolled with another org; remove the device there first",
-            ));
-        }
-        let label = if device_label.is_empty() {
-            code_label.clone()
-        } else {
-            device_label.to_owned()
+        let exists = |sql: &str| -> Result<bool> {
+            Ok(tx.query_row(sql, params![org, public_key], |r| r.get(0))?)
         };
-        let key_id = format!(
-            "device-{}",
-            &blake3::hash(public_key.as_bytes()).to_hex()[..16]
-        );
+        let key = EnrollingKey {
+            is_operator: exists(
+                "SELECT EXISTS(SELECT 1 FROM operator_keys WHERE org_id = ?1 AND public_key = ?2)",
+            )?,
+            on_this_roster: exists(
+                "SELECT EXISTS(SELECT 1 FROM approvers WHERE org_id = ?1 AND public_key = ?2)",
+            )?,
+            on_another_roster: key_in_other_org(&tx, org, public_key)?,
+        };
+        if let Some(refusal) = key.refusal() {
+            return Ok(Err(refusal));
+        }
+        let (key_id, label) = enrolled_entry(public_key, device_label, code_label);
         tx.execute(
             "INSERT INTO approvers (org_id, key_id, public_key, label, source, created_at)
              VALUES (?1, ?2, ?3, ?4, 'enrolment', ?5)",

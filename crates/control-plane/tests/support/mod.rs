@@ -179,7 +179,7 @@ impl Plane {
             .store()
             .change_feed()
             .expect("replicas share a PostgreSQL database");
-        let state = AppState::new(Store::connect(&url).unwrap(), config);
+        let state = AppState::new(Store::connect(url).unwrap(), config);
         Self::serve_in_process(state, self.operator.clone(), self.api_key.clone()).await
     }
 
