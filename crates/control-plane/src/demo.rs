@@ -61,7 +61,7 @@ pub async fn run(state: AppState, org_id: OrgId, operator: SigningKey, interval:
         })
         .await;
         match work {
-            Ok(Ok(())) => state.changes().bump(org_id),
+            Ok(Ok(())) => state.changed(org_id).await,
             Ok(Err(e)) => tracing::warn!(error = %e, "demo operator step failed"),
             Err(e) => tracing::warn!(error = %e, "demo operator task failed"),
         }
