@@ -31,7 +31,13 @@ enum Command {
         /// SQLite database file (created if missing), or a postgres:// URL
         /// (migrated at start; several replicas may share it). Required
         /// unless --demo.
-        #[arg(long, env = "HESO_CONTROL_PLANE_DB", value_name = "FILE|URL")]
+        // Its value may hold a database password: never shown in --help.
+        #[arg(
+            long,
+            env = "HESO_CONTROL_PLANE_DB",
+            hide_env_values = true,
+            value_name = "FILE|URL"
+        )]
         db: Option<String>,
         /// Address and port to serve on.
         #[arg(

@@ -101,6 +101,28 @@ fn orgs_and_enrolment_codes_from_the_command_line() {
     assert_eq!(run(&["serve"]).0, 1, "serve needs --db or --demo");
 }
 
+/// A database password given through the environment (the service's
+/// settings file) never appears in help or error output.
+#[test]
+fn a_database_password_is_never_printed() {
+    let secret = "postgres://heso:hunter2@127.0.0.1:1/heso";
+    let help = Command::new(BIN)
+        .args(["serve", "--help"])
+        .env("HESO_CONTROL_PLANE_DB", secret)
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(help.contains("HESO_CONTROL_PLANE_DB"), "{help}");
+    assert!(!help.contains("hunter2"), "{help}");
+    let (code, _, err) = run(&["enroll", "--db", secret, "--org", "acme", "--label", "x"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("postgres://heso:***@127.0.0.1:1/heso"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
 #[test]
 fn serves_until_terminated_then_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
