@@ -4,15 +4,15 @@
 use crate::auth::{Enrolled, Signed};
 use crate::body::parse_json;
 use crate::error::{ApiError, ApiResult};
-use crate::list_cache::ListKey;
 use crate::operator_api::{
     already_decided, already_voted, check_action_hash, check_token, expired, stored_receipt,
     token_decision,
 };
+use crate::pending_pages::{page_for, PageRequest};
+use crate::rate_limit::{self, ClientAddress};
 use crate::store::{deciding_vote_in, Standing, VoteOutcome, VoteRow};
 use crate::views::{ApprovalItem, ApprovalView, Labels};
 use crate::{clock, secrets, AppState};
-use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -38,8 +38,12 @@ pub struct Enroll {
 
 /// `POST /v1/approver/enroll`: a one-time code from the operator adds this
 /// device to the org's roster. Returns the operator keys to pin.
+///
+/// Only a failed redemption counts against the enrolment limits (see
+/// `rate_limit`): junk costs no one else their attempts.
 pub async fn enroll(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     Signed { device, body }: Signed,
 ) -> ApiResult<Json<Value>> {
     let request: Enroll = parse_json(&body)?;
@@ -58,10 +62,17 @@ pub async fn enroll(
     let code_hash = secrets::secret_hash("enrolment-code", &secret);
     let public_key = device.b64.clone();
     let label = request.label.trim().to_owned();
-    let (org_id, label) = state
+    rate_limit::may_try_enrolment(&state, client).await?;
+    let redeemed = state
         .db(move |s| s.redeem_enrolment_code(&code_hash, &public_key, &label, clock::now()))
-        .await?
-        .map_err(|why| ApiError::forbidden("enrolment_refused", why))?;
+        .await?;
+    let (org_id, label) = match redeemed {
+        Ok(redeemed) => redeemed,
+        Err(why) => {
+            rate_limit::count_failed_enrolment(&state, client).await;
+            return Err(ApiError::forbidden("enrolment_refused", why));
+        }
+    };
     let org = state
         .db(move |s| s.org_by_id(org_id))
         .await?
@@ -90,7 +101,9 @@ pub struct ListQuery {
 
 /// `GET /v1/approver/approvals`: pending approvals, newest first, with a
 /// change `version`. With `wait` and `since`, answers as soon as the version
-/// moves past `since` (an approval opened or was decided), or after `wait` seconds.
+/// moves past `since` (an approval opened or was decided), or after `wait`
+/// seconds. Either way the page is the one this device may see
+/// (`pending_pages`).
 pub async fn list_pending(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, QueryRejection>,
@@ -100,11 +113,6 @@ pub async fn list_pending(
 ) -> ApiResult<impl IntoResponse> {
     let Query(query) = query?;
     let org = approver.org_id;
-    // While some pending approval is for some approvers only (a quorum's
-    // fixed roster, a policy's groups), each device gets the list of what it
-    // may decide; otherwise every approver shares one answer.
-    let rostered = state.db(move |s| s.has_rostered_pending(org)).await?;
-    let viewer = rostered.then(|| device.key.to_bytes());
     let mut changes = state.changes().subscribe(org);
     if let (Some(wait), Some(since)) = (query.wait, query.since) {
         let wait = Duration::from_secs(wait.min(state.config().max_wait_secs));
@@ -123,68 +131,15 @@ pub async fn list_pending(
             _ = state.draining() => {}
         }
     }
-    let key = ListKey {
+    let request = PageRequest {
         org,
         version: *changes.borrow(),
         before: query.before,
         limit: query.limit.unwrap_or(100).clamp(1, 500),
-        viewer,
+        viewer: device.key.to_bytes(),
     };
-    let cell = state.lists().cell(key);
-    let body = cell
-        .get_or_try_init(|| pending_page(&state, key))
-        .await?
-        .clone();
+    let body = page_for(&state, request).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body))
-}
-
-/// One page of the pending list, serialized.
-async fn pending_page(state: &AppState, key: ListKey) -> ApiResult<Bytes> {
-    let ListKey {
-        org,
-        version,
-        before,
-        limit,
-        viewer,
-    } = key;
-    let viewer = viewer.map(|bytes| STANDARD.encode(bytes));
-    let (items, votes, total, labels) = state
-        .db(move |s| {
-            let viewer = viewer.as_deref();
-            let items = s.pending(org, viewer, before, limit)?;
-            // Only a quorum has votes while pending.
-            let votes = items
-                .iter()
-                .map(|i| match i.approval.threshold {
-                    1 => Ok(Vec::new()),
-                    _ => s.votes(&i.approval.id),
-                })
-                .collect::<crate::store::Result<Vec<_>>>()?;
-            // Labels name voters: read the roster only for a page with votes.
-            let labels = match votes.iter().any(|v| !v.is_empty()) {
-                true => roster_labels(s, org)?,
-                false => Labels::new(),
-            };
-            Ok((items, votes, s.pending_count(org, viewer)?, labels))
-        })
-        .await?;
-    let next_before = (items.len() as i64 == limit)
-        .then(|| items.last().map(|i| i.cursor))
-        .flatten();
-    let items: Vec<ApprovalItem> = items
-        .iter()
-        .zip(&votes)
-        .map(|(i, votes)| ApprovalItem::of(&i.approval, &i.receipt_text, votes, &labels))
-        .collect();
-    let body = json!({
-        "version": version,
-        "pending_total": total,
-        "items": items,
-        "next_before": next_before,
-    });
-    Ok(Bytes::from(
-        serde_json::to_vec(&body).expect("JSON values serialize"),
-    ))
 }
 
 /// `GET /v1/approver/approvals/{action_hash}`: one approval in any state.

@@ -118,17 +118,29 @@ async fn verify_device(
     Ok(device)
 }
 
-/// The roster entry of an enrolled device; a revoked one is refused.
+/// The roster entry of an enrolled device. A revoked one is refused, and so
+/// is one the org's API key registered until an administrator confirms it:
+/// the agent holds that key, so what it registers reads nothing (no
+/// workflow's receipts, no roster) before a person vouches for it.
 async fn enrolled_approver(state: &AppState, device: &DeviceKey) -> ApiResult<Approver> {
     let b64 = device.b64.clone();
     let mut entries = state.db(move |s| s.approvers_with_key(&b64)).await?;
     if let [entry] = entries.as_slice() {
         let (org, key) = (entry.org_id, device.b64.clone());
-        if state.db(move |s| s.standing(org, &key)).await? == Some(Standing::Revoked) {
-            return Err(ApiError::forbidden(
-                "device_revoked",
-                "this device has been revoked by an administrator",
-            ));
+        match state.db(move |s| s.standing(org, &key)).await? {
+            Some(Standing::Revoked) => {
+                return Err(ApiError::forbidden(
+                    "device_revoked",
+                    "this device has been revoked by an administrator",
+                ))
+            }
+            Some(Standing::Unconfirmed) => {
+                return Err(ApiError::forbidden(
+                    "approver_unconfirmed",
+                    "this key was registered with the org's API key; it can see and decide approvals once an administrator confirms it (heso-control-plane approver confirm)",
+                ))
+            }
+            Some(Standing::Confirmed) | None => {}
         }
     }
     match entries.len() {

@@ -1,7 +1,7 @@
 //! API errors: a status and a JSON body `{"error": sentence, "code": name, ...}`.
 
 use crate::store::StoreError;
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
@@ -13,6 +13,8 @@ pub struct ApiError {
     pub message: String,
     /// More members for the body, e.g. a verdict or the outcome of a decision.
     pub extra: Map<String, Value>,
+    /// Response headers beside the body, e.g. `Retry-After`.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
@@ -22,11 +24,17 @@ impl ApiError {
             code,
             message: message.into(),
             extra: Map::new(),
+            headers: Vec::new(),
         }
     }
 
     pub fn with(mut self, key: &str, value: Value) -> Self {
         self.extra.insert(key.to_owned(), value);
+        self
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
         self
     }
 
@@ -70,7 +78,9 @@ impl IntoResponse for ApiError {
         let mut body = self.extra;
         body.insert("error".into(), json!(self.message));
         body.insert("code".into(), json!(self.code));
-        (self.status, Json(Value::Object(body))).into_response()
+        let mut response = (self.status, Json(Value::Object(body))).into_response();
+        response.headers_mut().extend(self.headers);
+        response
     }
 }
 

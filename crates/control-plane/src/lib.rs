@@ -19,6 +19,7 @@ pub mod demo;
 pub mod error;
 pub mod list_cache;
 pub mod operator_api;
+pub mod pending_pages;
 pub mod policy;
 pub mod rate_limit;
 pub mod replicas;
@@ -44,8 +45,11 @@ pub struct Config {
     pub clock_skew_secs: i64,
     /// The longest an approver long-poll is held.
     pub max_wait_secs: u64,
-    /// How many enrolment attempts are let through.
+    /// How many failed enrolment attempts are let through.
     pub enrolment_quota: rate_limit::EnrolmentQuota,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for the
+    /// per-client limits); from anyone else the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How often approvals past their deadline are resolved as expired.
     pub expiry_sweep_secs: u64,
 }
@@ -56,6 +60,7 @@ impl Default for Config {
             clock_skew_secs: 120,
             max_wait_secs: 30,
             enrolment_quota: rate_limit::EnrolmentQuota::default(),
+            trusted_proxies: Vec::new(),
             expiry_sweep_secs: 5,
         }
     }
@@ -65,6 +70,8 @@ struct Inner {
     store: Store,
     changes: changes::Changes,
     lists: list_cache::ListCache,
+    /// Pending-list pages being built at once (`pending_pages`).
+    page_builds: tokio::sync::Semaphore,
     limits: rate_limit::Limits,
     config: Config,
     /// Each org's change counter in a shared database, as last known here.
@@ -83,6 +90,7 @@ impl AppState {
             store,
             changes: changes::Changes::default(),
             lists: list_cache::ListCache::default(),
+            page_builds: tokio::sync::Semaphore::new(pending_pages::BUILDS_AT_ONCE),
             limits: rate_limit::Limits::new(config.enrolment_quota),
             config,
             versions: replicas::Versions::default(),
@@ -137,6 +145,10 @@ impl AppState {
         &self.0.lists
     }
 
+    pub fn page_builds(&self) -> &tokio::sync::Semaphore {
+        &self.0.page_builds
+    }
+
     /// Runs storage work on the blocking pool.
     pub async fn db<T: Send + 'static>(
         &self,
@@ -182,13 +194,7 @@ pub fn router(state: AppState) -> Router {
             post(operator_api::register_approver),
         )
         .route("/v1/policy/pull", get(operator_api::pull_policy))
-        .route(
-            "/v1/approver/enroll",
-            post(approver_api::enroll).route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                rate_limit::limit_enrolment,
-            )),
-        )
+        .route("/v1/approver/enroll", post(approver_api::enroll))
         .route("/v1/approver/approvals", get(approver_api::list_pending))
         .route(
             "/v1/approver/approvals/{action_hash}",

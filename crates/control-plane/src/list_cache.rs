@@ -21,8 +21,27 @@ pub struct ListKey {
     pub viewer: Option<[u8; 32]>,
 }
 
+/// What a cell holds.
+#[derive(Debug, Clone)]
+pub enum CachedPage {
+    /// The serialized answer.
+    Page(Bytes),
+    /// Only under a key without a viewer: at this version some pending
+    /// approval is for some approvers only, so each device gets its own.
+    PerDevice,
+}
+
+impl CachedPage {
+    fn len(&self) -> usize {
+        match self {
+            CachedPage::Page(bytes) => bytes.len(),
+            CachedPage::PerDevice => 0,
+        }
+    }
+}
+
 pub struct ListCache {
-    entries: Mutex<HashMap<ListKey, Arc<OnceCell<Bytes>>>>,
+    entries: Mutex<HashMap<ListKey, Arc<OnceCell<CachedPage>>>>,
     max_bytes: usize,
 }
 
@@ -46,7 +65,7 @@ impl ListCache {
     /// Answers for older versions of the same org are dropped; past the
     /// bounds, everything held is dropped (a dropped answer is only read
     /// again from the database).
-    pub fn cell(&self, key: ListKey) -> Arc<OnceCell<Bytes>> {
+    pub fn cell(&self, key: ListKey) -> Arc<OnceCell<CachedPage>> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.retain(|k, _| k.org != key.org || k.version >= key.version);
         if entries.len() >= Self::MAX_ENTRIES || held(&entries) > self.max_bytes {
@@ -61,11 +80,11 @@ impl ListCache {
     }
 }
 
-fn held(entries: &HashMap<ListKey, Arc<OnceCell<Bytes>>>) -> usize {
+fn held(entries: &HashMap<ListKey, Arc<OnceCell<CachedPage>>>) -> usize {
     entries
         .values()
         .filter_map(|c| c.get())
-        .map(Bytes::len)
+        .map(CachedPage::len)
         .sum()
 }
 
@@ -76,7 +95,7 @@ mod tests {
     #[test]
     fn the_answers_held_stay_within_the_byte_bound() {
         let cache = ListCache::with_max_bytes(4 << 20);
-        let page = Bytes::from(vec![b' '; 1 << 20]);
+        let page = CachedPage::Page(Bytes::from(vec![b' '; 1 << 20]));
         for org in 0..40 {
             let key = ListKey {
                 org,

@@ -136,8 +136,18 @@ pub async fn push_receipt(
         && receipt.content.policy.decision_path == DecisionPath::RequireApproval
         && request.supersedes_action_hash.is_none();
 
-    if let Some(old) = &request.supersedes_action_hash {
-        check_superseding(&state, org.id, old, &receipt).await?;
+    // The log is what auditors rely on: an approver-signed receipt enters it
+    // only as the promotion of a suspended receipt, with the decision and
+    // co-signatures recorded here, whoever holds the API and operator keys.
+    match (&request.supersedes_action_hash, trust_level) {
+        (Some(old), _) => check_superseding(&state, org.id, old, &receipt).await?,
+        (None, TrustLevel::L1) => {
+            return Err(ApiError::unprocessable(
+                "supersede_required",
+                "an L1 receipt is accepted only as the promotion of the suspended receipt it supersedes (supersedes_action_hash), with the decision this control plane recorded",
+            ))
+        }
+        (None, TrustLevel::L0) => {}
     }
     let text = serde_json::to_string(&receipt).expect("receipts serialize");
     let supersedes = request.supersedes_action_hash.clone();

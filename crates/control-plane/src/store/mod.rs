@@ -190,6 +190,72 @@ pub struct NewApproval {
     pub deadline_source: String,
 }
 
+/// Which pending cursors a read takes: strictly below `before`, at or
+/// above `from`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CursorRange {
+    pub before: Option<i64>,
+    pub from: Option<i64>,
+}
+
+impl CursorRange {
+    fn bounds(self) -> (i64, i64) {
+        (
+            self.before.unwrap_or(i64::MAX),
+            self.from.unwrap_or(i64::MIN),
+        )
+    }
+}
+
+/// One page of the pending list and the cursor of the next, if any.
+pub struct PendingPage {
+    pub items: Vec<PendingItem>,
+    pub next_before: Option<i64>,
+}
+
+/// The page of at most `limit` items below `before` whose receipts add up
+/// to at most `max_bytes` (always at least one item, whatever its size).
+/// Sized first from the receipts' lengths, then read in that cursor range
+/// only, so no read holds more than the page, whatever the request.
+pub fn pending_page(
+    store: &dyn Backend,
+    org: OrgId,
+    viewer: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+    max_bytes: i64,
+) -> Result<PendingPage> {
+    let below = CursorRange { before, from: None };
+    let sizes = store.pending_sizes(org, viewer, below, limit)?;
+    let mut taken = 0;
+    let mut bytes = 0i64;
+    for (_, size) in &sizes {
+        if taken > 0 && bytes.saturating_add(*size) > max_bytes {
+            break;
+        }
+        bytes = bytes.saturating_add(*size);
+        taken += 1;
+    }
+    let (Some((newest, _)), Some((oldest, _))) = (sizes.first(), sizes.get(taken.max(1) - 1))
+    else {
+        return Ok(PendingPage {
+            items: Vec::new(),
+            next_before: None,
+        });
+    };
+    let range = CursorRange {
+        before: Some(newest.saturating_add(1)),
+        from: Some(*oldest),
+    };
+    let items = store.pending(org, viewer, range, taken as i64)?;
+    // More may follow when the page was cut by size or filled its limit.
+    let more = taken < sizes.len() || sizes.len() as i64 == limit;
+    Ok(PendingPage {
+        next_before: more.then_some(*oldest),
+        items,
+    })
+}
+
 /// A pending approval with the suspended receipt it is about.
 #[derive(Debug, Clone)]
 pub struct PendingItem {
@@ -280,6 +346,55 @@ impl EnrollingKey {
         } else {
             None
         }
+    }
+}
+
+/// A roster entry as the operator API finds it under a `key_id`.
+pub(crate) struct ExistingEntry {
+    pub source: String,
+    pub public_key: String,
+    pub label: String,
+    pub standing: Standing,
+}
+
+/// What registering `new` through the operator API does to the entry
+/// already under its `key_id`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Registration {
+    /// A new entry, or one the API key may change (its own, unconfirmed).
+    Write,
+    /// The same key and label again (an SDK registering at every start).
+    Unchanged,
+}
+
+/// The operator API holds the agent's key: it may add entries and change
+/// the ones it added that no one vouched for, never an entry a person
+/// made (an enrolled device) or an administrator confirmed or revoked, unless
+/// the org chose to trust what its API key registers (`trusted`).
+pub(crate) fn registration(
+    existing: Option<&ExistingEntry>,
+    new: &Approver,
+    trusted: bool,
+) -> Result<Registration> {
+    let Some(existing) = existing else {
+        return Ok(Registration::Write);
+    };
+    let id = &new.key_id;
+    if existing.source == "enrolment" {
+        return Err(StoreError::Conflict(format!(
+            "`{id}` is a device enrolled with a one-time code; the operator API cannot change it"
+        )));
+    }
+    let same = existing.public_key == new.public_key && existing.label == new.label;
+    match existing.standing {
+        _ if same => Ok(Registration::Unchanged),
+        Standing::Revoked => Err(StoreError::Conflict(format!(
+            "`{id}` was revoked by an administrator; the operator API cannot change it"
+        ))),
+        Standing::Confirmed if !trusted => Err(StoreError::Conflict(format!(
+            "`{id}` was confirmed by an administrator; the operator API cannot change its key or label (an administrator revokes it, and confirms the new one)"
+        ))),
+        Standing::Confirmed | Standing::Unconfirmed => Ok(Registration::Write),
     }
 }
 
@@ -450,6 +565,15 @@ pub trait Backend: Send + Sync {
         )))
     }
 
+    /// The arrival time of the shared bucket `bucket` (see `take_token`),
+    /// without taking anything; `None` for a bucket never used.
+    fn token_arrival(&self, _bucket: &str) -> Result<Option<i64>> {
+        Err(StoreError::Conflict(format!(
+            "the {} backend keeps no shared rate limits",
+            self.kind()
+        )))
+    }
+
     /// Every org's change counter (the safety net for missed announcements).
     fn change_versions(&self) -> Result<Vec<(OrgId, i64)>> {
         Ok(Vec::new())
@@ -551,16 +675,25 @@ pub trait Backend: Send + Sync {
     fn approval(&self, org: OrgId, action_hash: &str) -> Result<Option<ApprovalRow>>;
 
     /// Pending approvals whose suspended receipt has arrived, newest first,
-    /// strictly older than `before` (a cursor from a previous page).
-    /// With `viewer`, only the approvals that key may decide (its roster
-    /// holds it, or it has none).
+    /// in `cursors`, at most `limit` of them. With `viewer`, only the
+    /// approvals that key may decide (its roster holds it, or it has none).
     fn pending(
         &self,
         org: OrgId,
         viewer: Option<&str>,
-        before: Option<i64>,
+        cursors: CursorRange,
         limit: i64,
     ) -> Result<Vec<PendingItem>>;
+
+    /// As `pending`, only each item's cursor and the bytes of its receipt:
+    /// what a page is sized by before any receipt is read.
+    fn pending_sizes(
+        &self,
+        org: OrgId,
+        viewer: Option<&str>,
+        cursors: CursorRange,
+        limit: i64,
+    ) -> Result<Vec<(i64, i64)>>;
 
     fn pending_count(&self, org: OrgId, viewer: Option<&str>) -> Result<i64>;
 

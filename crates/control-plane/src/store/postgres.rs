@@ -319,6 +319,16 @@ impl Backend for PgStore {
         })
     }
 
+    fn token_arrival(&self, bucket: &str) -> Result<Option<i64>> {
+        self.run(|c| {
+            Ok(
+                c.query_opt("SELECT tat FROM rate_limits WHERE bucket = $1", &[&bucket])?
+                    .map(|r| r.try_get(0))
+                    .transpose()?,
+            )
+        })
+    }
+
     fn change_versions(&self) -> Result<Vec<(OrgId, i64)>> {
         self.run(|c| {
             c.query("SELECT org_id, version FROM org_changes", &[])?
@@ -426,18 +436,23 @@ impl Backend for PgStore {
                     "this public key is on another org's roster".into(),
                 ));
             }
-            let source: Option<String> = tx
+            let existing = tx
                 .query_opt(
-                    "SELECT source FROM approvers WHERE org_id = $1 AND key_id = $2",
+                    "SELECT source, public_key, label, confirmed, revoked_at FROM approvers
+                     WHERE org_id = $1 AND key_id = $2",
                     &[&a.org_id, &a.key_id],
                 )?
-                .map(|r| r.try_get(0))
+                .map(|r| -> Result<ExistingEntry> {
+                    Ok(ExistingEntry {
+                        source: r.try_get(0)?,
+                        public_key: r.try_get(1)?,
+                        label: r.try_get(2)?,
+                        standing: standing(r.try_get(3)?, r.try_get(4)?),
+                    })
+                })
                 .transpose()?;
-            if source.as_deref() == Some("enrolment") {
-                return Err(StoreError::Conflict(format!(
-                    "`{}` is a device enrolled with a one-time code; the operator API cannot change it",
-                    a.key_id
-                )));
+            if registration(existing.as_ref(), a, confirmed)? == Registration::Unchanged {
+                return Ok(());
             }
             tx.execute(
                 "INSERT INTO approvers (org_id, key_id, public_key, label, source, created_at, confirmed)
@@ -825,20 +840,20 @@ impl Backend for PgStore {
         &self,
         org: OrgId,
         viewer: Option<&str>,
-        before: Option<i64>,
+        cursors: CursorRange,
         limit: i64,
     ) -> Result<Vec<PendingItem>> {
         let sql = format!(
             "SELECT {APPROVAL_COLUMNS}, r.receipt, a.position FROM approvals a
              JOIN receipts r ON r.org_id = a.org_id AND r.action_hash = a.action_hash
-             WHERE a.org_id = $1 AND a.status = 'pending' AND a.has_receipt AND a.position < $2
-               AND {}
+             WHERE a.org_id = $1 AND a.status = 'pending' AND a.has_receipt
+               AND a.position < $2 AND a.position >= $5 AND {}
              ORDER BY a.position DESC LIMIT $3",
             visible_to(4)
         );
-        let before = before.unwrap_or(i64::MAX);
+        let (before, from) = cursors.bounds();
         self.run(|c| {
-            c.query(&sql, &[&org, &before, &limit, &viewer])?
+            c.query(&sql, &[&org, &before, &limit, &viewer, &from])?
                 .iter()
                 .map(|r| {
                     Ok(PendingItem {
@@ -847,6 +862,30 @@ impl Backend for PgStore {
                         cursor: r.try_get(APPROVAL_WIDTH + 1)?,
                     })
                 })
+                .collect()
+        })
+    }
+
+    fn pending_sizes(
+        &self,
+        org: OrgId,
+        viewer: Option<&str>,
+        cursors: CursorRange,
+        limit: i64,
+    ) -> Result<Vec<(i64, i64)>> {
+        let sql = format!(
+            "SELECT a.position, octet_length(r.receipt)::bigint FROM approvals a
+             JOIN receipts r ON r.org_id = a.org_id AND r.action_hash = a.action_hash
+             WHERE a.org_id = $1 AND a.status = 'pending' AND a.has_receipt
+               AND a.position < $2 AND a.position >= $5 AND {}
+             ORDER BY a.position DESC LIMIT $3",
+            visible_to(4)
+        );
+        let (before, from) = cursors.bounds();
+        self.run(|c| {
+            c.query(&sql, &[&org, &before, &limit, &viewer, &from])?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
                 .collect()
         })
     }

@@ -244,18 +244,23 @@ impl Backend for SqliteStore {
                 "this public key is on another org's roster".into(),
             ));
         }
-        let source: Option<String> = tx
+        let existing = tx
             .query_row(
-                "SELECT source FROM approvers WHERE org_id = ?1 AND key_id = ?2",
+                "SELECT source, public_key, label, confirmed, revoked_at FROM approvers
+                 WHERE org_id = ?1 AND key_id = ?2",
                 params![a.org_id, a.key_id],
-                |r| r.get(0),
+                |r| {
+                    Ok(ExistingEntry {
+                        source: r.get(0)?,
+                        public_key: r.get(1)?,
+                        label: r.get(2)?,
+                        standing: standing(r.get(3)?, r.get(4)?),
+                    })
+                },
             )
             .optional()?;
-        if source.as_deref() == Some("enrolment") {
-            return Err(StoreError::Conflict(format!(
-                "`{}` is a device enrolled with a one-time code; the operator API cannot change it",
-                a.key_id
-            )));
+        if registration(existing.as_ref(), a, confirmed)? == Registration::Unchanged {
+            return Ok(());
         }
         tx.execute(
             "INSERT INTO approvers (org_id, key_id, public_key, label, source, created_at, confirmed)
@@ -614,28 +619,46 @@ impl Backend for SqliteStore {
         &self,
         org: OrgId,
         viewer: Option<&str>,
-        before: Option<i64>,
+        cursors: CursorRange,
         limit: i64,
     ) -> Result<Vec<PendingItem>> {
         let sql = format!(
             "SELECT {APPROVAL_COLUMNS}, r.receipt, a.rowid FROM approvals a
              JOIN receipts r ON r.org_id = a.org_id AND r.action_hash = a.action_hash
-             WHERE a.org_id = ?1 AND a.status = 'pending' AND a.has_receipt = 1 AND a.rowid < ?2
-               AND {}
+             WHERE a.org_id = ?1 AND a.status = 'pending' AND a.has_receipt = 1
+               AND a.rowid < ?2 AND a.rowid >= ?5 AND {}
              ORDER BY a.rowid DESC LIMIT ?3",
             visible_to(4)
         );
-        self.rows(
-            &sql,
-            params![org, before.unwrap_or(i64::MAX), limit, viewer],
-            |r| {
-                Ok(PendingItem {
-                    approval: approval_from_row(r)?,
-                    receipt_text: r.get(APPROVAL_WIDTH)?,
-                    cursor: r.get(APPROVAL_WIDTH + 1)?,
-                })
-            },
-        )
+        let (before, from) = cursors.bounds();
+        self.rows(&sql, params![org, before, limit, viewer, from], |r| {
+            Ok(PendingItem {
+                approval: approval_from_row(r)?,
+                receipt_text: r.get(APPROVAL_WIDTH)?,
+                cursor: r.get(APPROVAL_WIDTH + 1)?,
+            })
+        })
+    }
+
+    fn pending_sizes(
+        &self,
+        org: OrgId,
+        viewer: Option<&str>,
+        cursors: CursorRange,
+        limit: i64,
+    ) -> Result<Vec<(i64, i64)>> {
+        let sql = format!(
+            "SELECT a.rowid, octet_length(r.receipt) FROM approvals a
+             JOIN receipts r ON r.org_id = a.org_id AND r.action_hash = a.action_hash
+             WHERE a.org_id = ?1 AND a.status = 'pending' AND a.has_receipt = 1
+               AND a.rowid < ?2 AND a.rowid >= ?5 AND {}
+             ORDER BY a.rowid DESC LIMIT ?3",
+            visible_to(4)
+        );
+        let (before, from) = cursors.bounds();
+        self.rows(&sql, params![org, before, limit, viewer, from], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
     }
 
     fn pending_count(&self, org: OrgId, viewer: Option<&str>) -> Result<i64> {

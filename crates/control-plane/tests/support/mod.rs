@@ -158,6 +158,15 @@ impl Plane {
         Self::start_on(test_store(), operator, operator_key).await
     }
 
+    /// `start`, with its own settings (say, tight enrolment limits).
+    pub async fn start_with_config(config: Config) -> Plane {
+        let operator = SigningKey::from_bytes(&[11; 32]);
+        let operator_key = keys::public_key_b64(&operator.verifying_key());
+        let state = AppState::new(test_store(), config);
+        let org = admin::create_org(state.store(), ORG, &operator_key, 30).unwrap();
+        Self::serve_in_process(state, operator, org.api_key).await
+    }
+
     /// A control plane on the given store (say, a database file).
     pub async fn start_on(store: Store, operator: SigningKey, operator_key: &str) -> Plane {
         let state = AppState::new(store, test_config());
