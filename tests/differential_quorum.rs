@@ -2,13 +2,16 @@
 //! the vendor package (`heso==0.5.1`) on generated contents, rosters and legs.
 //! Same co-sign bytes and assembled receipts, and the same verdict (kind,
 //! trust level, and the vendor's words where it gives them) on quorums broken
-//! one to three ways at once, and on bit flips.
+//! one to three ways at once, on bit flips, and on genuine quorums whose
+//! records and approver entries are put in every order (hash kept or redone).
 //!
 //! `HESO_DIFF_SEED` and `HESO_DIFF_CASES` replay or widen a run.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use heso_interop_tests::diff::{accepted_contents, assert_same_verdict, cases, key, seed};
+use heso_interop_tests::diff::{
+    accepted_contents, assert_same_verdict, cases, key, ours_verdict, permutations, reordered, seed,
+};
 use heso_interop_tests::gen::Gen;
 use heso_interop_tests::oracle::Oracle;
 use heso_receipt::keys::{public_key_b64, sign_in_domain, APPROVAL_DOMAIN, OPERATOR_DOMAIN};
@@ -27,8 +30,14 @@ struct Quorum {
 
 fn random_quorum(gen: &mut Gen) -> Quorum {
     let n = gen.rng.random_range(1..=5);
+    let threshold = gen.rng.random_range(1..=n);
+    let signing = gen.rng.random_range(threshold..=n);
+    shaped_quorum(gen, n, threshold, signing)
+}
+
+/// `signing` of `n` approvers sign, in a random order; the roster is shuffled.
+fn shaped_quorum(gen: &mut Gen, n: usize, threshold: usize, signing: usize) -> Quorum {
     let approvers: Vec<SigningKey> = (0..n).map(|_| key(&mut gen.rng).0).collect();
-    let threshold = gen.rng.random_range(1..=n) as u32;
     let mut roster: Vec<String> = approvers
         .iter()
         .map(|k| public_key_b64(&k.verifying_key()))
@@ -36,10 +45,10 @@ fn random_quorum(gen: &mut Gen) -> Quorum {
     roster.shuffle(&mut gen.rng);
     let mut signers: Vec<usize> = (0..n).collect();
     signers.shuffle(&mut gen.rng);
-    signers.truncate(gen.rng.random_range(threshold as usize..=n));
+    signers.truncate(signing);
     Quorum {
         approvers,
-        threshold,
+        threshold: threshold as u32,
         roster,
         signers,
     }
@@ -390,4 +399,127 @@ fn the_vendor_refuses_the_quorum_bases_we_refuse() {
         }));
         assert_eq!(theirs["ok"], false, "{what}: {theirs}");
     }
+}
+
+/// The legs of `quorum`'s signers over `suspended`, signed as the vendor's
+/// approvers sign them.
+fn signed_legs(gen: &mut Gen, suspended: &Content, quorum: &Quorum) -> Vec<QuorumLeg> {
+    quorum
+        .signers
+        .iter()
+        .map(|&s| {
+            let approver = &quorum.approvers[s];
+            let record = record(gen, approver, Decision::Approved);
+            let co_signature = quorum_cosign(
+                approver,
+                suspended,
+                quorum.threshold,
+                &quorum.roster,
+                &record,
+            )
+            .unwrap();
+            QuorumLeg {
+                record,
+                approver_key: approver.verifying_key(),
+                co_signature,
+            }
+        })
+        .collect()
+}
+
+/// `(records order, approver entries order)` pairs for `n` legs: every pair
+/// up to three legs, the identity and a sample beyond (all would be n!²).
+fn orders(gen: &mut Gen, n: usize) -> Vec<(Vec<usize>, Vec<usize>)> {
+    let all = permutations(n);
+    let mut pairs: Vec<_> = all
+        .iter()
+        .flat_map(|r| all.iter().map(move |s| (r.clone(), s.clone())))
+        .collect();
+    if pairs.len() > 64 {
+        pairs[1..].shuffle(&mut gen.rng);
+        pairs.truncate(64);
+    }
+    pairs
+}
+
+/// `genuine` with its records and approver entries put in the given orders,
+/// its hash kept. The operator entry stays first.
+fn reorder(genuine: &Receipt, records: &[usize], legs: &[usize]) -> Receipt {
+    let mut moved = genuine.clone();
+    let quorum = moved.content.multi_approval.as_mut().unwrap();
+    quorum.approvers = reordered(&quorum.approvers, records);
+    let (operator, approvers) = genuine.signatures.split_at(1);
+    moved.signatures = [operator.to_vec(), reordered(approvers, legs)].concat();
+    moved
+}
+
+/// `receipt` with the action hash the vendor computes for its content.
+fn rehashed_by_vendor(oracle: &mut Oracle, receipt: &Receipt) -> Receipt {
+    let content = serde_json::to_string(&receipt.content).unwrap();
+    let answer = oracle.must(json!({"op": "canon", "content": content}));
+    let mut rehashed = receipt.clone();
+    rehashed.content.action_hash = answer["action_hash"].as_str().unwrap().to_owned();
+    rehashed
+}
+
+/// The vendor hashes a quorum's records as written and does not read the
+/// order of the signature entries: a genuine quorum with its records moved
+/// is `HashMismatch` with the old hash and `Valid` once re-hashed (the
+/// operator signs no records and each leg only its own); its approver
+/// entries in any order change nothing. Our verdict is the vendor's in each.
+#[test]
+fn verdicts_match_the_vendor_whatever_the_order_of_the_approvers() {
+    let mut oracle = Oracle::start();
+    let mut gen = Gen::new(seed() ^ 0x54);
+    let (operator, _) = key(&mut gen.rng);
+    let agent = public_key_b64(&operator.verifying_key());
+    let contents = accepted_contents(&mut gen, &mut oracle, &agent, 4);
+    // (roster size, threshold, signers): 2 of 3, 3 of 3, then wider; each
+    // once unless HESO_DIFF_CASES asks for more rounds.
+    let shapes = [(3, 2, 2), (3, 3, 3), (4, 2, 3), (4, 4, 4), (5, 3, 4)];
+    let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+    for round in 0..cases(shapes.len()) {
+        let suspended = sign_as_operator(
+            &operator,
+            parse_content(contents[round % contents.len()].as_bytes()).unwrap(),
+        )
+        .unwrap()
+        .content;
+        let (n, threshold, signing) = shapes[round % shapes.len()];
+        let quorum = shaped_quorum(&mut gen, n, threshold, signing);
+        let legs = signed_legs(&mut gen, &suspended, &quorum);
+        let genuine = assemble_quorum(
+            &operator,
+            &suspended,
+            quorum.threshold,
+            &quorum.roster,
+            &legs,
+        )
+        .unwrap();
+        for (records, entries) in orders(&mut gen, legs.len()) {
+            let kept = reorder(&genuine, &records, &entries);
+            let records_moved = records.iter().enumerate().any(|(i, &r)| i != r);
+            for rehash in [false, true] {
+                let receipt = if rehash {
+                    rehashed_by_vendor(&mut oracle, &kept)
+                } else {
+                    kept.clone()
+                };
+                let text = serde_json::to_string(&receipt).unwrap();
+                let what = format!("round {round}: records {records:?}, entries {entries:?}");
+                let what = format!("{what}, re-hashed {rehash}: {text}");
+                let theirs = oracle.verdict(&text);
+                // The vendor's rule, checked so that a change in it shows.
+                let expected = if records_moved && !rehash {
+                    ("HashMismatch".to_owned(), None)
+                } else {
+                    ("Valid".to_owned(), Some("L1".to_owned()))
+                };
+                assert_eq!(theirs, expected, "the vendor, {what}");
+                assert_eq!(ours_verdict(&text), theirs, "{what}");
+                *kinds.entry(theirs.0).or_default() += 1;
+            }
+        }
+    }
+    eprintln!("reordered quorums, same verdicts: {kinds:?}");
 }

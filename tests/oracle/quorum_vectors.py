@@ -11,10 +11,15 @@ assembles from those legs.
 order of the checks), with the package's verdict: kind, detail, trust level.
 The broken ones cannot come from the package's own assembly (it refuses them),
 so they are signed here with the same keys over the same bytes.
+
+`order` cases: receipts the package assembled, with their records and their
+approver signature entries put in other orders, the hash kept or redone by
+the package, with the package's verdict.
 """
 
 import base64
 import copy
+import itertools
 import json
 
 import heso._core as core
@@ -341,20 +346,62 @@ def verify_cases():
     return cases
 
 
+def key_index(key):
+    return next(i for i in range(1, 10) if pub(i) == key)
+
+
+def order_cases(name, assembled_text):
+    """Every order of the records, with the approver entries as assembled
+    and reversed, the hash kept and redone: the package hashes the records
+    as written and does not read the order of the entries."""
+    assembled = json.loads(assembled_text)
+    records = assembled["content"]["multi_approval"]["approvers"]
+    operator, *legs = assembled["signatures"]
+    cases = []
+    for order in itertools.permutations(records):
+        for entries in (legs, legs[::-1]):
+            for rehash in (False, True):
+                receipt = copy.deepcopy(assembled)
+                receipt["content"]["multi_approval"]["approvers"] = list(order)
+                receipt["signatures"] = [operator, *entries]
+                if rehash:
+                    seal(receipt["content"])
+                text = json.dumps(receipt, separators=(",", ":"))
+                verdict = core.verify_action_receipt(text.encode())
+                cases.append(
+                    {
+                        "name": "%s: records %s, entries %s, hash %s"
+                        % (
+                            name,
+                            [key_index(r["approver_identity"]) for r in order],
+                            [key_index(e["public_key"]) for e in entries],
+                            "redone" if rehash else "kept",
+                        ),
+                        "receipt_text": text,
+                        "expected_kind": verdict["kind"],
+                        "expected_detail": verdict.get("detail"),
+                        "expected_trust_level": verdict.get("trust_level"),
+                    }
+                )
+    return cases
+
+
 def main():
     redacted = suspended_content(
         fields={"amount": 120, "currency": "EUR", "payee": "Contoso", "iban": "[redacted]"},
         redaction={"mode": "destructive", "markers": [{"field_path": "iban", "algorithm": "destructive", "commitment": ""}]},
     )
+    cosign = [
+        cosign_case("2 of 3", 2, [4, 3, 2], [2, 3]),
+        cosign_case("3 of 3, legs in reverse key order", 3, [2, 3, 4], [4, 3, 2], reasons={3: "checked the invoice"}),
+        cosign_case("1 of 1", 1, [2], [2]),
+        cosign_case("2 of 4 over a redacted action", 2, [2, 3, 4, 5], [5, 2], content=redacted),
+    ]
     doc = {
         "produced_by": "heso==0.5.1 (heso._core), tests/oracle/quorum_vectors.py",
-        "cosign": [
-            cosign_case("2 of 3", 2, [4, 3, 2], [2, 3]),
-            cosign_case("3 of 3, legs in reverse key order", 3, [2, 3, 4], [4, 3, 2], reasons={3: "checked the invoice"}),
-            cosign_case("1 of 1", 1, [2], [2]),
-            cosign_case("2 of 4 over a redacted action", 2, [2, 3, 4, 5], [5, 2], content=redacted),
-        ],
+        "cosign": cosign,
         "verify": verify_cases(),
+        "order": [case for c in cosign[:2] for case in order_cases(c["name"], c["quorum_receipt_text"])],
     }
     print(json.dumps(doc, indent=1, ensure_ascii=False))
 

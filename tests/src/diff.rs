@@ -78,3 +78,25 @@ pub fn assert_same_verdict(oracle: &mut Oracle, text: &str, what: &str) {
         assert_eq!(ours.detail.as_deref(), Some(detail), "{what}: {text}");
     }
 }
+
+/// Every ordering of `0..n`, the identity first.
+pub fn permutations(n: usize) -> Vec<Vec<usize>> {
+    if n == 0 {
+        return vec![Vec::new()];
+    }
+    let mut out = Vec::new();
+    for shorter in permutations(n - 1) {
+        // Put the new last index at every place, from the end.
+        for at in (0..n).rev() {
+            let mut order = shorter.clone();
+            order.insert(at, n - 1);
+            out.push(order);
+        }
+    }
+    out
+}
+
+/// `items` in the given `order` (indices into `items`).
+pub fn reordered<T: Clone>(items: &[T], order: &[usize]) -> Vec<T> {
+    order.iter().map(|&i| items[i].clone()).collect()
+}

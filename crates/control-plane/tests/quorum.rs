@@ -152,6 +152,19 @@ async fn two_approvals_of_three_approve_and_assemble_a_valid_quorum_l1() {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["code"], "supersede_refused");
 
+    // Its records moved after sealing: the hash covers their order.
+    let mut moved = l1.clone();
+    moved
+        .content
+        .multi_approval
+        .as_mut()
+        .unwrap()
+        .approvers
+        .reverse();
+    let (status, body) = q.plane.push(&moved, Some(&q.hash)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["verdict"]["kind"], "HashMismatch", "{body}");
+
     let (status, body) = q.plane.push(&l1, Some(&q.hash)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }

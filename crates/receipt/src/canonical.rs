@@ -20,12 +20,9 @@ pub fn canonical_bytes(content: &Content) -> Result<Vec<u8>, CanonicalError> {
 
 /// As [`canonical_bytes`], without copying the content: the hash is taken
 /// out for the serialization (an empty `action_hash` is not serialized, see
-/// `wire::Content`) and put back. A quorum's records are left sorted, the
-/// order the canonical bytes use.
+/// `wire::Content`) and put back. Every list keeps the order written, a
+/// quorum's records included: the vendor hashes them as they come.
 pub fn canonical_bytes_in_place(content: &mut Content) -> Result<Vec<u8>, CanonicalError> {
-    if let Some(quorum) = &mut content.multi_approval {
-        quorum.sort_approvers();
-    }
     let hash = std::mem::take(&mut content.action_hash);
     let bytes = jcs(content);
     content.action_hash = hash;

@@ -115,9 +115,10 @@ pub fn quorum_cosign(
     Ok(sign_in_domain(approver, APPROVAL_DOMAIN, &canonical))
 }
 
-/// Operator side: sign the quorum base and attach every leg, in the order
-/// given (the records inside the content are sorted by key). The caller
-/// verifies the result; nothing here checks the legs.
+/// Operator side: sign the quorum base and attach every leg, as the
+/// vendor's assembly does: the records sorted by key, the signature entries
+/// in the order given. The caller verifies the result; nothing here checks
+/// the legs.
 pub fn assemble_quorum(
     operator: &SigningKey,
     suspended: &Content,
@@ -134,6 +135,8 @@ pub fn assemble_quorum(
     let mut content = base;
     if let Some(quorum) = &mut content.multi_approval {
         quorum.approvers = legs.iter().map(|leg| leg.record.clone()).collect();
+        // The hash covers the records as written, so the order is set here.
+        quorum.sort_approvers();
     }
     let content = seal(content)?;
     let mut signatures = vec![signature_entry(

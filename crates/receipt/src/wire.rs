@@ -286,15 +286,17 @@ pub struct MultiApproval {
     pub threshold: u32,
     /// Base64 public keys that may approve, fixed when the approval opened.
     pub roster: Vec<String>,
-    /// One record per approver. The canonical bytes list them sorted by
-    /// `approver_identity` whatever the order received (as the vendor does).
+    /// One record per approver, hashed in the order written (as the vendor
+    /// does). Assembly writes them sorted by `approver_identity`.
     pub approvers: Vec<ApproverRecord>,
     #[serde(flatten, skip_serializing)]
     pub unsigned: Unsigned,
 }
 
 impl MultiApproval {
-    /// The order the canonical bytes use.
+    /// The order the vendor's assembly writes the records in. Only for
+    /// building a quorum: a received one is hashed as written, so sorting it
+    /// would change what its hash covers.
     pub fn sort_approvers(&mut self) {
         self.approvers
             .sort_by(|a, b| a.approver_identity.cmp(&b.approver_identity));
