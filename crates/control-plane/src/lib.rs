@@ -15,6 +15,7 @@ pub mod auth;
 pub mod body;
 pub mod changes;
 pub mod clock;
+pub mod connections;
 pub mod demo;
 pub mod error;
 pub mod list_cache;
@@ -33,6 +34,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use store::Store;
 
 /// Largest request body accepted.
@@ -52,6 +54,15 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How often approvals past their deadline are resolved as expired.
     pub expiry_sweep_secs: u64,
+    /// How long a connection has to send a request's headers, from its
+    /// opening or its previous answer (so also how long an idle keep-alive
+    /// connection stays open).
+    pub header_read_timeout: Duration,
+    /// How long a request has to send its whole body.
+    pub body_read_timeout: Duration,
+    /// Connections served at once (held long-polls count: leave room for
+    /// every device); more wait to be accepted.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -62,6 +73,9 @@ impl Default for Config {
             enrolment_quota: rate_limit::EnrolmentQuota::default(),
             trusted_proxies: Vec::new(),
             expiry_sweep_secs: 5,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 4096,
         }
     }
 }
@@ -207,6 +221,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/approver/cosignatures", get(approver_api::cosignatures))
         .route("/v1/approver/roster", get(approver_api::roster))
         .fallback(|| async { error::ApiError::not_found("no such route") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            body::read_in_time,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
@@ -247,14 +265,14 @@ pub async fn serve(
         shutdown.await;
         drain.send_replace(true);
     };
-    // Peer addresses, for the per-client limits.
-    let service = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = connections::ConnectionLimits {
+        header_read_timeout: state.config().header_read_timeout,
+        max_connections: state.config().max_connections,
+    };
+    connections::serve(listener, router(state), limits, shutdown).await;
     sweeper.abort();
     follower.abort();
-    served
+    Ok(())
 }
 
 /// Resolves every approval past its deadline as rejected (`expired`) and

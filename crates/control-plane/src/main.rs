@@ -63,6 +63,8 @@ enum Command {
         /// Log lines as JSON objects.
         #[arg(long, env = "HESO_CONTROL_PLANE_LOG_JSON")]
         log_json: bool,
+        #[command(flatten)]
+        limits: ConnectionFlags,
     },
     /// Manage orgs.
     Org {
@@ -102,6 +104,52 @@ enum Command {
         #[command(subcommand)]
         command: GroupCommand,
     },
+}
+
+/// What each client connection may take (see docs/control-plane.md).
+#[derive(clap::Args)]
+struct ConnectionFlags {
+    /// Connections served at once, held long-polls included (leave room for
+    /// every approver device); more wait to be accepted. Keep it below the
+    /// process's open-file limit.
+    #[arg(
+        long,
+        env = "HESO_CONTROL_PLANE_MAX_CONNECTIONS",
+        default_value_t = Config::default().max_connections as u32,
+        value_parser = clap::value_parser!(u32).range(1..),
+    )]
+    max_connections: u32,
+    /// Seconds a connection has to send a request's headers, from its
+    /// opening or its previous answer (also how long an idle keep-alive
+    /// connection stays open).
+    #[arg(
+        long,
+        env = "HESO_CONTROL_PLANE_HEADER_TIMEOUT",
+        default_value_t = Config::default().header_read_timeout.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..),
+        value_name = "SECS"
+    )]
+    header_timeout: u64,
+    /// Seconds a request has to send its whole body (408 past it).
+    #[arg(
+        long,
+        env = "HESO_CONTROL_PLANE_BODY_TIMEOUT",
+        default_value_t = Config::default().body_read_timeout.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..),
+        value_name = "SECS"
+    )]
+    body_timeout: u64,
+}
+
+impl ConnectionFlags {
+    fn config(&self) -> Config {
+        Config {
+            max_connections: self.max_connections as usize,
+            header_read_timeout: Duration::from_secs(self.header_timeout),
+            body_read_timeout: Duration::from_secs(self.body_timeout),
+            ..Config::default()
+        }
+    }
 }
 
 /// A roster entry (by key id, see `approver list`) and a group.
@@ -420,6 +468,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             demo_initial,
             print_secrets,
             log_json,
+            limits,
         } => {
             init_logging(log_json);
             let store = match (&db, demo) {
@@ -434,7 +483,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 print_secrets: print_secrets
                     || std::io::IsTerminal::is_terminal(&std::io::stdout()),
             });
-            runtime.block_on(serve(store, listen, demo))?;
+            runtime.block_on(serve(store, limits.config(), listen, demo))?;
         }
     }
     Ok(())
@@ -512,8 +561,13 @@ struct DemoOptions {
 }
 
 /// Serves until SIGTERM or Ctrl-C, with the demo operator when asked.
-async fn serve(store: Store, listen: SocketAddr, demo: Option<DemoOptions>) -> anyhow::Result<()> {
-    let state = AppState::new(store, Config::default());
+async fn serve(
+    store: Store,
+    config: Config,
+    listen: SocketAddr,
+    demo: Option<DemoOptions>,
+) -> anyhow::Result<()> {
+    let state = AppState::new(store, config);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

@@ -39,7 +39,7 @@ enum Backend {
 }
 
 /// The `heso-control-plane` binary `cargo test --workspace` builds beside the test binaries.
-fn control_plane_binary() -> std::path::PathBuf {
+pub fn control_plane_binary() -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
     let bin = dir.join("heso-control-plane");
@@ -85,7 +85,7 @@ pub const ORG: &str = "acme";
 
 /// Tests enrol many devices from one (absent) address in a second; the
 /// enrolment limits are tested on the real process instead.
-fn test_config() -> Config {
+pub fn test_config() -> Config {
     Config {
         enrolment_quota: heso_control_plane::rate_limit::EnrolmentQuota {
             burst_per_client: 10_000,
@@ -158,18 +158,25 @@ impl Plane {
         Self::start_on(test_store(), operator, operator_key).await
     }
 
-    /// `start`, with its own settings (say, tight enrolment limits).
+    /// `start`, with its own settings (say, short connection time limits).
     pub async fn start_with_config(config: Config) -> Plane {
         let operator = SigningKey::from_bytes(&[11; 32]);
         let operator_key = keys::public_key_b64(&operator.verifying_key());
-        let state = AppState::new(test_store(), config);
-        let org = admin::create_org(state.store(), ORG, &operator_key, 30).unwrap();
-        Self::serve_in_process(state, operator, org.api_key).await
+        Self::start_on_with(test_store(), operator, &operator_key, config).await
     }
 
     /// A control plane on the given store (say, a database file).
     pub async fn start_on(store: Store, operator: SigningKey, operator_key: &str) -> Plane {
-        let state = AppState::new(store, test_config());
+        Self::start_on_with(store, operator, operator_key, test_config()).await
+    }
+
+    async fn start_on_with(
+        store: Store,
+        operator: SigningKey,
+        operator_key: &str,
+        config: Config,
+    ) -> Plane {
+        let state = AppState::new(store, config);
         let org = admin::create_org(state.store(), ORG, operator_key, 30).unwrap();
         Self::serve_in_process(state, operator, org.api_key).await
     }
