@@ -18,6 +18,7 @@ pub mod clock;
 pub mod connections;
 pub mod demo;
 pub mod error;
+pub mod json_errors;
 pub mod list_cache;
 pub mod operator_api;
 pub mod pending_pages;
@@ -220,12 +221,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/approver/cosignatures", get(approver_api::cosignatures))
         .route("/v1/approver/roster", get(approver_api::roster))
+        .method_not_allowed_fallback(json_errors::method_not_allowed)
         .fallback(|| async { error::ApiError::not_found("no such route") })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             body::read_in_time,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(json_errors::as_json))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -238,7 +241,12 @@ async fn readyz(
     use axum::response::IntoResponse;
     match state.db(|s| s.ready()).await {
         Ok(()) => "ready".into_response(),
-        Err(e) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, e.message).into_response(),
+        Err(e) => error::ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            e.message,
+        )
+        .into_response(),
     }
 }
 
