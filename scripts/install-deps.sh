@@ -12,9 +12,10 @@ sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 build=(libwebkit2gtk-4.1-dev build-essential pkg-config libssl-dev libxdo-dev
   libayatana-appindicator3-dev librsvg2-dev)
-# Python venv support (the vendor package); D-Bus and GNOME Keyring (a real
-# Secret Service); Xvfb and WebKitWebDriver to drive the real window; dunst (a
-# real notification daemon) and dbus-bin (dbus-monitor, dbus-send).
+# Python venv support (the vendor package, schemathesis); D-Bus and GNOME
+# Keyring (a real Secret Service); Xvfb and WebKitWebDriver to drive the real
+# window; dunst (a real notification daemon) and dbus-bin (dbus-monitor,
+# dbus-send).
 # PostgreSQL's server and client for the control plane's tests on it
 # (scripts/with-postgres.sh starts a throwaway cluster; no system service).
 test=(python3-venv dbus dbus-bin gnome-keyring xvfb xauth webkit2gtk-driver dunst

@@ -11,6 +11,7 @@ cd "$root"
 # …): installed when missing, with sudo when not root.
 scripts/install-deps.sh test
 scripts/setup-vendor-venv.sh
+scripts/setup-schemathesis-venv.sh
 (cd ui && npm ci --no-audit --no-fund --silent && npm run build --silent)
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
