@@ -139,6 +139,25 @@ struct ConnectionFlags {
         value_name = "SECS"
     )]
     body_timeout: u64,
+    /// A reverse proxy (address or CIDR block) whose X-Forwarded-For names
+    /// the client, for the per-client enrolment limits; repeat for several.
+    /// From anyone else the header is ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "HESO_CONTROL_PLANE_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "ADDR|CIDR",
+        value_parser = parse_proxy
+    )]
+    trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// An address is its own one-address block.
+fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{text}` is neither an address nor a CIDR block"))
 }
 
 impl ConnectionFlags {
@@ -147,6 +166,7 @@ impl ConnectionFlags {
             max_connections: self.max_connections as usize,
             header_read_timeout: Duration::from_secs(self.header_timeout),
             body_read_timeout: Duration::from_secs(self.body_timeout),
+            trusted_proxies: self.trusted_proxies.clone(),
             ..Config::default()
         }
     }
