@@ -18,8 +18,12 @@ build=(libwebkit2gtk-4.1-dev build-essential pkg-config libssl-dev libxdo-dev
 # dbus-send).
 # PostgreSQL's server and client for the control plane's tests on it
 # (scripts/with-postgres.sh starts a throwaway cluster; no system service).
+# The signer's harness (scripts/with-signer.sh): polkitd (polkitd, pkttyagent,
+# pkcheck, polkit-agent-helper-1), the system python its helpers run on,
+# procps (pkill); secret-tool, to look for keys in the Secret Service.
 test=(python3-venv dbus dbus-bin gnome-keyring xvfb xauth webkit2gtk-driver dunst
-  postgresql postgresql-client)
+  postgresql postgresql-client
+  polkitd python3 procps libsecret-tools)
 # dpkg-dev: dpkg-shlibdeps for the packages' Depends; the validators of the
 # desktop entry and the AppStream metainfo; xdg-utils for the install test;
 # rpm and rpmlint to check the RPMs.

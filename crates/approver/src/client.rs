@@ -5,7 +5,7 @@ use crate::device_key::{DeviceKey, KeyError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use heso_receipt::request_auth::{
-    sign_request, SignedRequest, KEY_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    SignedRequest, KEY_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
 use rand::Rng;
 use reqwest::Method;
@@ -103,7 +103,7 @@ impl Client {
             nonce: &nonce,
             body: &bytes,
         };
-        let signature = key.with_signing_key(|k| sign_request(k, &request))?;
+        let signature = key.sign_request(&request)?;
         let mut builder = self
             .http
             .request(method, format!("{}{target}", self.base))

@@ -1,11 +1,20 @@
-//! The device key: an Ed25519 seed generated on this device and kept only in
-//! the OS keychain (Secret Service, Keychain, Credential Manager) through
-//! `keyring`. The seed is read into zeroizing memory for one signing call and
-//! dropped; it is never written anywhere else.
+//! The device key: an Ed25519 key made on this device, held either
+//!
+//! - by the system signer (`heso-approver-signer`, Linux): out of reach of
+//!   the desktop user's other programs, and a vote is signed only once the
+//!   person answered the system's prompt; or
+//! - in the OS keychain (Secret Service, Keychain, Credential Manager)
+//!   through `keyring`: the seed is read into zeroizing memory for one
+//!   signing call and dropped, never written anywhere else, but any program
+//!   of the same user can read it there.
+//!
+//! Where it lives is the profile's `custody`.
 
-use heso_receipt::{keys, SigningKey, VerifyingKey};
+use heso_receipt::request_auth::{sign_request, SignedRequest};
+use heso_receipt::{keys, Signature, SigningKey, VerifyingKey};
 use rand::rngs::OsRng;
 use rand::TryRngCore;
+use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 /// The keychain service name entries are filed under.
@@ -18,6 +27,35 @@ pub enum Keychain {
     Os,
     /// Whatever store `keyring_core::set_default_store` installed (tests use the mock).
     Installed,
+}
+
+/// Who holds the device key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Custody {
+    /// The OS keychain: not protected from the user's other programs.
+    #[default]
+    Keychain,
+    /// The system signer: only the person, at the system's prompt, makes a vote.
+    Signer,
+}
+
+impl Custody {
+    /// In words, for `whoami`, the window and the roster.
+    pub fn protection(self) -> &'static str {
+        match self {
+            Custody::Signer => "protected: held by the system signer; every vote needs you at the system prompt",
+            Custody::Keychain => "key not protected from other programs on this device: any program running as you can read it from the keychain and approve in your name",
+        }
+    }
+
+    /// The word the device states at enrolment (self-reported).
+    pub fn word(self) -> &'static str {
+        match self {
+            Custody::Signer => "signer",
+            Custody::Keychain => "keychain",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +75,22 @@ pub enum KeyError {
     Keychain(String),
     #[error("the OS random number generator failed: {0}")]
     Random(String),
+    #[error("the system signer (heso-approver-signer) is not reachable: {0}")]
+    NoSigner(String),
+    #[error("nothing was signed: {0}")]
+    NotConfirmed(String),
+    #[error("the system signer refused to sign: {0}")]
+    SignerRefused(String),
+    #[error("the system signer failed: {0}")]
+    Signer(String),
+}
+
+impl KeyError {
+    /// The person did not confirm at the system prompt (or too many prompts
+    /// ended without a yes): nothing was signed.
+    pub fn is_not_confirmed(&self) -> bool {
+        matches!(self, KeyError::NotConfirmed(_))
+    }
 }
 
 fn keychain_error(e: keyring_core::Error, account: &str) -> KeyError {
@@ -49,9 +103,16 @@ fn keychain_error(e: keyring_core::Error, account: &str) -> KeyError {
     }
 }
 
+/// Where the private half is.
+enum Holder {
+    Keychain(keyring_core::Entry),
+    #[cfg(target_os = "linux")]
+    Signer(crate::signer::client::SignerClient),
+}
+
 /// A handle on the device key. Holds the public key only.
 pub struct DeviceKey {
-    entry: keyring_core::Entry,
+    holder: Holder,
     account: String,
     public: VerifyingKey,
 }
@@ -87,7 +148,7 @@ impl DeviceKey {
             .map_err(|e| keychain_error(e, account))?;
         let public = keys::signing_key_from_seed(&seed).verifying_key();
         let key = DeviceKey {
-            entry,
+            holder: Holder::Keychain(entry),
             account: account.to_owned(),
             public,
         };
@@ -110,7 +171,7 @@ impl DeviceKey {
     ) -> Result<Self, KeyError> {
         let entry = entry(keychain, account)?;
         let mut key = DeviceKey {
-            entry,
+            holder: Holder::Keychain(entry),
             account: account.to_owned(),
             public: keys::decode_public_key(expected_public_b64).map_err(|_| KeyError::Mismatch)?,
         };
@@ -120,6 +181,72 @@ impl DeviceKey {
         }
         key.public = actual;
         Ok(key)
+    }
+
+    /// Opens the key of `account` wherever `custody` says it is.
+    pub fn open_in(
+        custody: Custody,
+        keychain: Keychain,
+        account: &str,
+        expected_public_b64: &str,
+    ) -> Result<Self, KeyError> {
+        match custody {
+            Custody::Keychain => Self::open(keychain, account, expected_public_b64),
+            Custody::Signer => Self::open_in_signer(account, expected_public_b64),
+        }
+    }
+
+    /// Makes a new key inside the system signer.
+    #[cfg(target_os = "linux")]
+    pub fn create_in_signer(account: &str) -> Result<Self, KeyError> {
+        let signer = crate::signer::client::SignerClient::connect()?;
+        let public = signer.create_key(account)?;
+        let public = keys::decode_public_key(&public)
+            .map_err(|e| KeyError::Signer(format!("the signer answered a bad key: {e}")))?;
+        Ok(DeviceKey {
+            holder: Holder::Signer(signer),
+            account: account.to_owned(),
+            public,
+        })
+    }
+
+    #[cfg(target_os = "linux")]
+    fn open_in_signer(account: &str, expected_public_b64: &str) -> Result<Self, KeyError> {
+        let signer = crate::signer::client::SignerClient::connect()?;
+        let held = signer.describe(account)?;
+        if held.public_key != expected_public_b64 {
+            return Err(KeyError::Mismatch);
+        }
+        let public = keys::decode_public_key(&held.public_key).map_err(|_| KeyError::Mismatch)?;
+        Ok(DeviceKey {
+            holder: Holder::Signer(signer),
+            account: account.to_owned(),
+            public,
+        })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn open_in_signer(_account: &str, _expected_public_b64: &str) -> Result<Self, KeyError> {
+        Err(KeyError::NoSigner(
+            "the system signer exists on Linux only".into(),
+        ))
+    }
+
+    pub fn custody(&self) -> Custody {
+        match self.holder {
+            Holder::Keychain(_) => Custody::Keychain,
+            #[cfg(target_os = "linux")]
+            Holder::Signer(_) => Custody::Signer,
+        }
+    }
+
+    /// The system signer holding this key, if it does.
+    #[cfg(target_os = "linux")]
+    pub fn signer(&self) -> Option<&crate::signer::client::SignerClient> {
+        match &self.holder {
+            Holder::Signer(signer) => Some(signer),
+            Holder::Keychain(_) => None,
+        }
     }
 
     pub fn public_key(&self) -> &VerifyingKey {
@@ -138,11 +265,32 @@ impl DeviceKey {
         &self.account
     }
 
+    /// Signs a request to the control plane (its own domain: it can never
+    /// count as a vote). Needs no one's answer, wherever the key is.
+    pub fn sign_request(&self, request: &SignedRequest<'_>) -> Result<Signature, KeyError> {
+        match &self.holder {
+            Holder::Keychain(_) => self.with_signing_key(|k| sign_request(k, request)),
+            #[cfg(target_os = "linux")]
+            Holder::Signer(signer) => {
+                let b64 = signer.sign_request(&self.account, request)?;
+                keys::decode_signature(&b64).map_err(|e| {
+                    KeyError::Signer(format!("the signer answered a bad signature: {e}"))
+                })
+            }
+        }
+    }
+
     /// Runs `sign` with the private key, which exists in plaintext only for
-    /// this call: the seed and the key are zeroized when it returns.
+    /// this call: the seed and the key are zeroized when it returns. Only a
+    /// key in the keychain can be used this way; the signer's never leaves it.
     pub fn with_signing_key<R>(&self, sign: impl FnOnce(&SigningKey) -> R) -> Result<R, KeyError> {
+        let Holder::Keychain(entry) = &self.holder else {
+            return Err(KeyError::Signer(
+                "the key is held by the system signer; ask it to sign".into(),
+            ));
+        };
         let secret = Zeroizing::new(
-            self.entry
+            entry
                 .get_secret()
                 .map_err(|e| keychain_error(e, &self.account))?,
         );
@@ -156,11 +304,16 @@ impl DeviceKey {
         Ok(sign(&key))
     }
 
-    /// Removes the key from the keychain.
+    /// Removes the key: from the keychain, or from the signer (which asks
+    /// the person first once the key is enrolled).
     pub fn delete(self) -> Result<(), KeyError> {
-        self.entry
-            .delete_credential()
-            .map_err(|e| keychain_error(e, &self.account))
+        match self.holder {
+            Holder::Keychain(entry) => entry
+                .delete_credential()
+                .map_err(|e| keychain_error(e, &self.account)),
+            #[cfg(target_os = "linux")]
+            Holder::Signer(signer) => signer.remove(&self.account),
+        }
     }
 }
 

@@ -1,9 +1,12 @@
-//! Enrolment: a new device key in the keychain, registered with a control
-//! plane through a one-time code, and the profile that pins the operator keys
-//! the control plane named. The command line and the desktop app share it.
+//! Enrolment: a new device key (in the system signer where one runs, else in
+//! the keychain), registered with a control plane through a one-time code,
+//! and the profile that pins the operator keys the control plane named. With
+//! the signer, the person confirms the enrolment at the system's prompt and
+//! the signer pins those keys itself. The command line and the desktop app
+//! share it.
 
 use crate::client::{Client, ClientError};
-use crate::device_key::{DeviceKey, KeyError, Keychain};
+use crate::device_key::{Custody, DeviceKey, KeyError, Keychain};
 use crate::profile::{Profile, ProfileError};
 use rand::Rng;
 use std::path::Path;
@@ -92,7 +95,10 @@ pub async fn enrol(
     let code = heso_receipt::enrolment::parse(code).map_err(EnrolError::BadCode)?;
     let client = Client::new(&url).map_err(|e| EnrolError::BadUrl(e.to_string()))?;
     let account = format!("device-{}", hex::encode(rand::rng().random::<[u8; 8]>()));
-    let key = DeviceKey::create(keychain, &account)?;
+    let key = match custody_for_new_key(keychain)? {
+        Custody::Keychain => DeviceKey::create(keychain, &account)?,
+        Custody::Signer => create_in_signer(&account)?,
+    };
     match register(home, &client, &key, &code, label).await {
         Ok(profile) => Ok((profile, key)),
         Err(e) => {
@@ -140,16 +146,87 @@ async fn register(
         approver_public_key: key.public_b64(),
         operator_keys,
         sla_minutes: answer["sla_minutes"].as_u64().unwrap_or(30) as u32,
+        custody: key.custody(),
     };
+    pin_in_signer(key, &profile, &code.check)?;
     profile.save(home)?;
     Ok(profile)
+}
+
+/// Where a new key goes: the system signer when one answers (unless
+/// `HESO_APPROVER_KEY_CUSTODY=keychain` asks for the keychain), else the
+/// keychain. `HESO_APPROVER_KEY_CUSTODY=signer` insists on the signer.
+fn custody_for_new_key(keychain: Keychain) -> Result<Custody, KeyError> {
+    if keychain == Keychain::Installed {
+        return Ok(Custody::Keychain);
+    }
+    match std::env::var("HESO_APPROVER_KEY_CUSTODY").as_deref() {
+        Ok("keychain") => Ok(Custody::Keychain),
+        Ok("signer") => Ok(Custody::Signer),
+        Ok(other) => Err(KeyError::Signer(format!(
+            "HESO_APPROVER_KEY_CUSTODY is `{other}`; use `signer` or `keychain`"
+        ))),
+        Err(_) if signer_answers() => Ok(Custody::Signer),
+        Err(_) => Ok(Custody::Keychain),
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn signer_answers() -> bool {
+    crate::signer::client::available()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn signer_answers() -> bool {
+    false
+}
+
+#[cfg(target_os = "linux")]
+fn create_in_signer(account: &str) -> Result<DeviceKey, KeyError> {
+    DeviceKey::create_in_signer(account)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn create_in_signer(_account: &str) -> Result<DeviceKey, KeyError> {
+    Err(KeyError::NoSigner(
+        "the system signer exists on Linux only".into(),
+    ))
+}
+
+/// With the signer: the person confirms this enrolment at the system's
+/// prompt, and the signer pins the operator keys itself (it never takes
+/// them from the profile, which any program of the user may rewrite).
+#[cfg(target_os = "linux")]
+fn pin_in_signer(key: &DeviceKey, profile: &Profile, code_check: &str) -> Result<(), KeyError> {
+    let Some(signer) = key.signer() else {
+        return Ok(());
+    };
+    let enrolment = crate::signer::protocol::Enrolment {
+        url: profile.url.clone(),
+        org: profile.org.clone(),
+        label: profile.label.clone(),
+        operator_keys: profile.operator_keys.clone(),
+        sla_minutes: profile.sla_minutes,
+        code_check: code_check.to_owned(),
+    };
+    signer.enrol(key.account(), &enrolment)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pin_in_signer(_key: &DeviceKey, _profile: &Profile, _code_check: &str) -> Result<(), KeyError> {
+    Ok(())
 }
 
 /// Removes this device: the key from the keychain, then the profile. The
 /// journal stays, so the audit of what was signed survives.
 pub fn remove_device(home: &Path, keychain: Keychain) -> Result<(), EnrolError> {
     let profile = Profile::load(home)?;
-    match DeviceKey::open(keychain, &profile.key_account, &profile.approver_public_key) {
+    match DeviceKey::open_in(
+        profile.custody,
+        keychain,
+        &profile.key_account,
+        &profile.approver_public_key,
+    ) {
         Ok(key) => key.delete()?,
         // Already gone from the keychain: removing the profile finishes the job.
         Err(KeyError::Missing(_)) => {}

@@ -13,6 +13,10 @@ pub const UNRECOGNIZED: u8 = 2;
 pub const QUEUED: u8 = 3;
 /// This device is not ready: not enrolled, or no keychain / key.
 pub const NOT_READY: u8 = 4;
+/// Nothing was signed: the person did not confirm at the system prompt
+/// (dismissed, wrong password, nobody at the desk), or too many prompts
+/// ended without a yes and the signer did not ask.
+pub const NOT_CONFIRMED: u8 = 5;
 /// The command line was wrong (sysexits `EX_USAGE`).
 pub const USAGE: u8 = 64;
 /// An input file could not be read (sysexits `EX_NOINPUT`).

@@ -12,6 +12,7 @@ pub mod journal;
 pub mod private_files;
 pub mod profile;
 pub mod receipts_file;
+pub mod signer;
 pub mod view;
 pub mod watch;
 pub mod workflow;

@@ -20,6 +20,9 @@ pub struct Profile {
     /// signed by any other key is refused.
     pub operator_keys: Vec<String>,
     pub sla_minutes: u32,
+    /// Who holds the device key (profiles from before the signer: the keychain).
+    #[serde(default)]
+    pub custody: crate::device_key::Custody,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,7 @@
 //! co-signature and token are made, journalled, and only then sent.
 
 use crate::client::{Client, ClientError};
-use crate::device_key::{DeviceKey, KeyError, Keychain};
+use crate::device_key::{Custody, DeviceKey, KeyError, Keychain};
 use crate::journal::{Journal, JournalEntry, JournalError, SubmitState};
 use crate::profile::Profile;
 use base64::engine::general_purpose::STANDARD;
@@ -267,6 +267,37 @@ pub struct Approver {
     pub journal: Journal,
 }
 
+/// The co-signature and the approval token of one vote on a verified
+/// item; shared by the keychain path here and the system signer.
+pub fn sign_vote(
+    key: &heso_receipt::SigningKey,
+    item: &VerifiedItem,
+    record: &ApproverRecord,
+    vote: TokenDecision,
+    nonce: [u8; 32],
+    expiry_unix_secs: u64,
+    canonical_suspended: &[u8],
+) -> (
+    Result<heso_receipt::Signature, heso_receipt::cosign::PromoteError>,
+    ApprovalToken,
+) {
+    let content = &item.receipt.content;
+    // A quorum's leg signs the quorum base with this record alone.
+    let co_sig = match &item.quorum {
+        Some(q) => quorum_cosign(key, content, q.threshold, &q.roster, record),
+        None => cosign(key, content, record),
+    };
+    let token = ApprovalToken::sign(
+        key,
+        nonce,
+        expiry_unix_secs,
+        vote,
+        &content.policy.rule_id,
+        canonical_suspended,
+    );
+    (co_sig, token)
+}
+
 fn random_nonce() -> Result<[u8; 32], WorkflowError> {
     let mut nonce = [0u8; 32];
     OsRng
@@ -293,7 +324,8 @@ impl Approver {
     /// (checked against the profile), client and journal.
     pub fn open(home: &std::path::Path, keychain: Keychain) -> Result<Approver, OpenError> {
         let profile = Profile::load(home)?;
-        let key = Arc::new(DeviceKey::open(
+        let key = Arc::new(DeviceKey::open_in(
+            profile.custody,
             keychain,
             &profile.key_account,
             &profile.approver_public_key,
@@ -342,7 +374,9 @@ impl Approver {
             }
             .into());
         }
-        let signed = self.sign_decision(&verified, decision, reason)?;
+        let signed = self
+            .sign_decision(&item, &verified, decision, reason)
+            .await?;
         let entry = self.journal.record(&signed)?;
         // Another window or command of this device journalled its decision
         // first: that one stands, and this caller is told so.
@@ -386,8 +420,74 @@ impl Approver {
         })
     }
 
-    /// Builds the record, the co-signature and the token for a verified item.
-    fn sign_decision(
+    /// Builds the record, the co-signature and the token for a verified
+    /// item: here from the keychain's key, or by the system signer, which
+    /// verifies the item again itself and asks the person first.
+    async fn sign_decision(
+        &self,
+        listed: &Value,
+        item: &VerifiedItem,
+        decision: Decision,
+        reason: &str,
+    ) -> Result<JournalEntry, WorkflowError> {
+        if self.key.custody() == Custody::Signer {
+            return self
+                .sign_decision_in_signer(listed, item, decision, reason)
+                .await;
+        }
+        self.sign_decision_here(item, decision, reason)
+    }
+
+    /// The system signer's vote, waited for off the async threads: the
+    /// person may take a while at the prompt.
+    #[cfg(target_os = "linux")]
+    async fn sign_decision_in_signer(
+        &self,
+        listed: &Value,
+        item: &VerifiedItem,
+        decision: Decision,
+        reason: &str,
+    ) -> Result<JournalEntry, WorkflowError> {
+        let key = Arc::clone(&self.key);
+        let (listed, decision_word, reason_text) = (
+            listed.clone(),
+            decision.as_str().to_owned(),
+            reason.to_owned(),
+        );
+        let vote = tokio::task::spawn_blocking(move || {
+            let signer = key.signer().expect("custody is the signer");
+            signer.decide(key.account(), &listed, &decision_word, &reason_text)
+        })
+        .await
+        .map_err(|e| WorkflowError::Other(format!("the signing task failed: {e}")))??;
+        let content = &item.receipt.content;
+        Ok(JournalEntry {
+            action_hash: content.action_hash.clone(),
+            decision: decision.as_str().to_owned(),
+            reason: reason.to_owned(),
+            record: vote.record,
+            co_sig_b64: vote.co_sig_b64,
+            token_b64: vote.token_b64,
+            receipt: serde_json::to_string(&item.receipt).expect("receipts serialize"),
+            created_at: crate::clock::now_unix(),
+            state: SubmitState::Unsent,
+            attempts: 0,
+            last_error: None,
+        })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    async fn sign_decision_in_signer(
+        &self,
+        _listed: &Value,
+        _item: &VerifiedItem,
+        _decision: Decision,
+        _reason: &str,
+    ) -> Result<JournalEntry, WorkflowError> {
+        Err(KeyError::NoSigner("the system signer exists on Linux only".into()).into())
+    }
+
+    fn sign_decision_here(
         &self,
         item: &VerifiedItem,
         decision: Decision,
@@ -415,16 +515,9 @@ impl Approver {
             canonical_bytes(content).map_err(|e| WorkflowError::Other(e.to_string()))?;
         let nonce = random_nonce()?;
         let expiry = crate::clock::now_unix().max(0) as u64 + TOKEN_LIFETIME_SECS;
-        let (co_sig, token) = self.key.with_signing_key(|k| {
-            // A quorum's leg signs the quorum base with this record alone.
-            let co_sig = match &item.quorum {
-                Some(q) => quorum_cosign(k, content, q.threshold, &q.roster, &record),
-                None => cosign(k, content, &record),
-            };
-            let token =
-                ApprovalToken::sign(k, nonce, expiry, vote, &content.policy.rule_id, &canonical);
-            (co_sig, token)
-        })?;
+        let (co_sig, token) = self
+            .key
+            .with_signing_key(|k| sign_vote(k, item, &record, vote, nonce, expiry, &canonical))?;
         let co_sig = co_sig.map_err(|e| WorkflowError::Other(e.to_string()))?;
         Ok(JournalEntry {
             action_hash: content.action_hash.clone(),
@@ -460,6 +553,11 @@ impl Approver {
     /// carries one made now (the control plane's idempotency is on record
     /// and co-signature, not on the token).
     fn fresh_token(&self, entry: &JournalEntry) -> Result<String, WorkflowError> {
+        // The signer makes tokens only for a vote the person confirmed there.
+        #[cfg(target_os = "linux")]
+        if let Some(signer) = self.key.signer() {
+            return Ok(signer.fresh_token(self.key.account(), &entry.action_hash)?);
+        }
         let receipt: Receipt = serde_json::from_str(&entry.receipt)
             .map_err(|e| WorkflowError::Other(format!("journalled receipt unreadable: {e}")))?;
         let vote = match entry.decision.as_str() {
@@ -567,6 +665,7 @@ mod tests {
             approver_public_key,
             operator_keys: vec![keys::public_key_b64(&operator().verifying_key())],
             sla_minutes: 30,
+            custody: Default::default(),
         }
     }
 

@@ -52,6 +52,7 @@ async fn the_watcher_follows_the_queue_and_the_connection() {
         approver_public_key: key.public_b64(),
         operator_keys: serde_json::from_value(enrolled["operator_keys"].clone()).unwrap(),
         sla_minutes: 30,
+        custody: Default::default(),
     };
 
     let (tx, mut states) = watch::channel(QueueState::default());

@@ -3,7 +3,7 @@
 use heso_approver::audit::{
     audit, export_lines, history_csv, history_jsonl, AuditEntry, NOT_BY_THIS_DEVICE,
 };
-use heso_approver::device_key::Keychain;
+use heso_approver::device_key::{Custody, KeyError, Keychain};
 use heso_approver::display::visible;
 use heso_approver::enrol::{enrol, EnrolError};
 use heso_approver::exit;
@@ -78,6 +78,7 @@ pub fn enroll(url: &str, code: &str, label: Option<&str>) -> Result<()> {
     let (profile, key) = enrolled.map_err(|e| {
         let code = match e {
             EnrolError::Unreachable(_) => exit::UNAVAILABLE,
+            EnrolError::Key(ref k) if k.is_not_confirmed() => exit::NOT_CONFIRMED,
             EnrolError::Key(_) | EnrolError::Profile(_) => exit::NOT_READY,
             _ => exit::INVALID,
         };
@@ -89,7 +90,15 @@ pub fn enroll(url: &str, code: &str, label: Option<&str>) -> Result<()> {
     );
     println!("Enrolled with org `{}` at {}.", profile.org, profile.url);
     println!("Device key fingerprint: {}", key.fingerprint());
-    println!("Read it out to the operator to confirm. The key stays in this device's keychain.");
+    match key.custody() {
+        Custody::Signer => println!(
+            "Read it out to the operator to confirm. The key stays in the system signer; every vote needs you at the system prompt."
+        ),
+        Custody::Keychain => {
+            println!("Read it out to the operator to confirm. The key stays in this device's keychain.");
+            println!("Warning: {}.", Custody::Keychain.protection());
+        }
+    }
     println!();
     println!("Operator key(s) pinned; every approval is checked against them:");
     for fingerprint in profile.operator_fingerprints() {
@@ -110,12 +119,15 @@ pub fn whoami(json: bool) -> Result<()> {
         print_json(&json!({
             "public_key": approver.key.public_b64(), "fingerprint": approver.key.fingerprint(),
             "org": p.org, "url": p.url, "label": p.label,
+            "key_custody": approver.key.custody().word(),
+            "key_protected": approver.key.custody() == Custody::Signer,
         }));
     } else {
         println!("Public key   {}", approver.key.public_b64());
         println!("Fingerprint  {}", approver.key.fingerprint());
         println!("Org          {} at {}", p.org, p.url);
         println!("Label        {}", p.label);
+        println!("Key          {}", approver.key.custody().protection());
     }
     Ok(())
 }
@@ -396,6 +408,11 @@ pub fn decide(hash: &str, decision: Decision, reason: &str) -> Result<()> {
             ))
         }
         Err(e @ WorkflowError::Client(_)) => Err(Failure::new(exit::UNAVAILABLE, e)),
+        Err(WorkflowError::Key(e)) if e.is_not_confirmed() => {
+            log(&home, &format!("{verb} {hash}: not signed: {e}"));
+            Err(Failure::new(exit::NOT_CONFIRMED, e))
+        }
+        Err(e @ WorkflowError::Key(KeyError::NoSigner(_))) => Err(Failure::new(exit::NOT_READY, e)),
         Err(e) => Err(Failure::new(exit::INVALID, e)),
     }
 }

@@ -250,6 +250,14 @@ impl Plane {
         }
     }
 
+    /// The pid of the `heso-control-plane` process serving, if one does.
+    pub fn pid(&self) -> Option<u32> {
+        match &self.backend {
+            Backend::Process { child, .. } => child.as_ref().map(|c| c.id()),
+            Backend::InProcess { .. } => None,
+        }
+    }
+
     /// Asks the in-process server to shut down, as SIGTERM does a process.
     pub fn shut_down(&mut self) {
         if let Backend::InProcess { shutdown, .. } = &mut self.backend {
