@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the release packages into target/packages/: heso-approver (the
 # desktop app: window and background agent, the heso-approver command line,
+# the signer as a D-Bus activated system service with its polkit actions,
 # desktop entry, icons, AppStream metainfo, man pages, completions) and
 # heso-control-plane (the server with its hardened systemd unit and settings
 # file). Debian packages through cargo-deb, RPMs with the same contents
@@ -11,7 +12,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/install-deps.sh package
 (cd ui && npm ci --no-audit --no-fund --silent && npm run build --silent)
-cargo build --release --quiet -p heso-approver -p heso-control-plane
+cargo build --release --quiet -p heso-approver -p heso-control-plane -p heso-approver-signer
 cargo build --release --quiet -p heso-approver-app --features custom-protocol
 
 generated=target/release/generated

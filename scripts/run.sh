@@ -19,6 +19,8 @@ if ui_stale; then
   (cd ui && npm ci --no-audit --no-fund --silent && npm run build --silent)
 fi
 cargo build --release --quiet -p heso-approver-app --features custom-protocol
+# The signer keeps the key out of your other programs' reach (with sudo).
+scripts/install-signer.sh
 if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   echo "No display: run this from a desktop session (or under xvfb-run)." >&2
   exit 69

@@ -95,6 +95,27 @@ for program in heso-approver heso-control-plane; do
 done
 /usr/bin/heso-approver --version | grep -q '^heso-approver ' || fail "heso-approver --version"
 
+step "checking the signer"
+signer=/usr/libexec/heso-approver/heso-approver-signer
+[ -x "$signer" ] || fail "$signer is not installed"
+"$signer" --version | grep -q '^heso-approver-signer ' || fail "$signer --version"
+getent passwd heso-signer >/dev/null || fail "the signer's user heso-signer was not made"
+[ "$(stat -c '%a %U' /var/lib/heso-approver-signer)" = "700 heso-signer" ] ||
+  fail "/var/lib/heso-approver-signer is not 0700 heso-signer"
+signer_unit=/usr/lib/systemd/system/heso-approver-signer.service
+complaints=$(systemd-analyze verify "$signer_unit" 2>&1 || true)
+[ -z "$complaints" ] || fail "systemd-analyze verify $signer_unit: $complaints"
+systemd-analyze security --offline=true --threshold=10 "$signer_unit" >/dev/null || fail "signer unit exposure above 1.0"
+for f in /usr/share/dbus-1/system-services/org.heso.Approver.Signer1.service \
+  /usr/share/dbus-1/system.d/org.heso.Approver.Signer1.conf \
+  /usr/share/polkit-1/actions/org.heso.approver.policy; do
+  [ -f "$f" ] || fail "$f is not installed"
+done
+grep -q 'unix-user:heso-signer' /usr/share/polkit-1/actions/org.heso.approver.policy ||
+  fail "the polkit actions do not name the signer as their owner"
+! grep -q '_keep' /usr/share/polkit-1/actions/org.heso.approver.policy ||
+  fail "a polkit action keeps an authorization"
+
 step "checking the control plane's unit and settings"
 unit=/usr/lib/systemd/system/heso-control-plane.service
 # (Its Documentation= man page check needs man-db, which a server may lack.)
@@ -135,6 +156,7 @@ while read -r path; do
   [ -e "$path" ] && [ ! -d "$path" ] && left+=("$path")
 done <"$scratch/installed"
 [ -e /etc/heso-control-plane ] && left+=(/etc/heso-control-plane)
+[ -e /var/lib/heso-approver-signer ] && left+=(/var/lib/heso-approver-signer)
 [ ${#left[@]} -eq 0 ] || fail "left after purge: ${left[*]}"
 [ "$(xdg-mime query default x-scheme-handler/heso)" = "" ] || fail "heso:// still has a handler after purge"
 [ -d "$scratch/home" ] || fail "user data was removed"
