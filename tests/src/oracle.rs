@@ -21,6 +21,12 @@ impl Oracle {
         Self::script("sdk_operator.py")
     }
 
+    /// The vendor's suspend/resume layer as the writer and judge of session
+    /// chains (`chain_operator.py`).
+    pub fn chain_operator() -> Self {
+        Self::script("chain_operator.py")
+    }
+
     fn script(name: &str) -> Self {
         let script = crate::workspace_root().join("tests/oracle").join(name);
         let mut child = Command::new(crate::vendor_python())

@@ -25,7 +25,8 @@ enum Command {
     ///
     /// FILE is one receipt (.json) or many (.jsonl, one per line).
     /// Exit status: 0 all valid, 1 any invalid, 2 any unrecognized or
-    /// malformed, 64 usage error, 66 unreadable file.
+    /// malformed, 64 usage error, 66 unreadable file. With --chain: 0 only
+    /// for a valid chain, 1 for a broken one, 2 when a line is not a receipt.
     Verify(cli::verify::Args),
     /// Enrol this device with a control plane, using a one-time code from the operator.
     Enroll {

@@ -189,3 +189,158 @@ fn a_gated_sessions_links_verify_by_kind_and_say_what_they_are() {
         .unwrap()
         .contains("a customer cannot approve their own pause"));
 }
+
+/// A chain from the chain vectors: written by the vendor's suspend/resume
+/// layer (`real: …`) or broken from one, with the vendor's verdict.
+fn vendor_chain(name: &str) -> (Vec<Value>, Value) {
+    let all: Value =
+        serde_json::from_str(include_str!("../../receipt/tests/vectors/chains.json")).unwrap();
+    let case = all["chains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no chain `{name}`"));
+    (
+        case["chain"].as_array().unwrap().clone(),
+        case["verdict"].clone(),
+    )
+}
+
+fn write_chain(dir: &Path, file: &str, links: &[Value]) -> String {
+    let lines: String = links.iter().map(|link| format!("{link}\n")).collect();
+    write(dir, file, &lines)
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    stdout(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_vendor_chain_verifies_link_by_link_and_as_a_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let (links, _) = vendor_chain("real: full");
+    let file = write_chain(dir.path(), "full.jsonl", &links);
+    let out = run(&["verify", "--chain", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let text = stdout(&out);
+    for (line, kind) in ["suspended", "escalated", "approved", "completed"]
+        .iter()
+        .enumerate()
+    {
+        assert!(
+            text.contains(&format!("{file}:{}: Valid", line + 1)),
+            "{text}"
+        );
+        assert!(text.contains(&format!("session link `{kind}`")), "{text}");
+    }
+    // The link's place is checked now, so the warning no longer says otherwise.
+    assert!(!text.contains("not checked"), "{text}");
+    assert!(text.ends_with("\nchain: Valid, 4 links\n"), "{text}");
+
+    let out = run(&["verify", "--chain", "--json", &file]);
+    assert_eq!(out.status.code(), Some(0));
+    let objects = json_lines(&out);
+    assert_eq!(objects.len(), 5);
+    assert!(objects[..4].iter().all(|o| o["kind"] == "Valid"));
+    assert_eq!(objects[3]["source"], format!("{file}:4"));
+    assert_eq!(objects[4], json!({"chain": "Valid", "length": 4}));
+}
+
+#[test]
+fn a_broken_chain_says_which_link_broke_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let (links, verdict) = vendor_chain("full: a middle link dropped");
+    let file = write_chain(dir.path(), "dropped.jsonl", &links);
+    let detail = "seq 2 out of order (expected 1); a drop, reorder, or insert breaks the chain";
+    assert_eq!(
+        verdict,
+        json!({"kind": "LinkBroken", "seq": 2, "detail": detail})
+    );
+    let out = run(&["verify", "--chain", &file]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().filter(|l| l.contains(": Valid")).count(), 3);
+    assert_eq!(
+        text.lines().last().unwrap(),
+        format!("chain: LinkBroken at seq 2 ({file}:2): {detail}")
+    );
+
+    let out = run(&["verify", "--chain", "--json", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    let last = json_lines(&out).pop().unwrap();
+    assert_eq!(
+        last,
+        json!({"chain": "LinkBroken", "seq": 2, "detail": detail, "source": format!("{file}:2")})
+    );
+}
+
+#[test]
+fn every_broken_chain_exits_one_with_the_vendors_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "full: the amount edited",
+        "re-linked: escalated relabelled denied",
+        "re-linked: the decision under the operator's domain",
+        "re-linked: a second terminal",
+        "full: another session's decision spliced in",
+    ] {
+        let (links, verdict) = vendor_chain(name);
+        let file = write_chain(dir.path(), "broken.jsonl", &links);
+        let out = run(&["verify", "--chain", "--json", &file]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let mut last = json_lines(&out).pop().unwrap();
+        let object = last.as_object_mut().unwrap();
+        assert!(object.remove("source").is_some(), "{name}: {object:?}");
+        let kind = object.remove("chain").unwrap();
+        object.insert("kind".into(), kind);
+        assert_eq!(last, verdict, "{name}");
+
+        let text = stdout(&run(&["verify", "--chain", &file]));
+        let line = text.lines().last().unwrap();
+        let kind = verdict["kind"].as_str().unwrap();
+        let seq = verdict["seq"].as_u64().unwrap();
+        assert!(
+            line.starts_with(&format!("chain: {kind} at seq {seq} (")),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn a_chain_with_a_line_that_is_not_a_receipt_is_not_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (links, _) = vendor_chain("real: denied");
+    let file = write(
+        dir.path(),
+        "holed.jsonl",
+        &format!("{}\n{{\"alg\": 1}}\n{}\n", links[0], links[1]),
+    );
+    let out = run(&["verify", "--chain", &file]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains(&format!("{file}:2: Malformed")), "{text}");
+    assert!(text.ends_with(&format!("chain: not judged: {file}:2 is not a receipt\n")));
+    let out = run(&["verify", "--chain", "--json", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    let last = json_lines(&out).pop().unwrap();
+    assert_eq!(last["chain"], Value::Null);
+    assert_eq!(last["source"], format!("{file}:2"));
+}
+
+#[test]
+fn chain_usage_errors_and_unreadable_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "empty.jsonl", "\n");
+    let out = run(&["verify", "--chain", &file]);
+    assert_eq!(out.status.code(), Some(1), "no links is no chain");
+    assert_eq!(stdout(&out), "chain: Empty: the file holds no receipts\n");
+    let out = run(&["verify", "--chain", "--threads", "2", &file]);
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(run(&["verify", "--chain"]).status.code(), Some(64));
+    let out = run(&["verify", "--chain", "/nonexistent/chain.jsonl"]);
+    assert_eq!(out.status.code(), Some(66));
+}

@@ -8,10 +8,12 @@
 //! - [`cosign`]: L1 promotion, the approver's co-signature, operator signing and assembly.
 //! - [`quorum`]: k-of-n approvals: the quorum base, each approver's co-signature, assembly.
 //! - [`lifecycle`]: the session links of gated actions, verified by kind.
+//! - [`chain`]: a session's links together: the link hash and the chain's verdict.
 //! - [`token`]: the approval token (the approver's vote).
 //! - [`verify`]: the offline verifier.
 
 pub mod canonical;
+pub mod chain;
 pub mod cosign;
 pub mod enrolment;
 pub mod keys;
@@ -23,6 +25,7 @@ pub mod verify;
 pub mod wire;
 
 pub use canonical::{action_hash, canonical_bytes, jcs, parse_content, CanonicalError};
+pub use chain::{link_hash, verify_chain, verify_session_chain, ChainReport, ChainVerdict};
 pub use cosign::{
     assemble_l1, cosign, cosign_payload, promote_to_l1, record_text, sign_as_operator,
 };

@@ -30,20 +30,17 @@ pub struct LinkRule {
 /// role: operator signature, optional approver co-signature).
 pub fn link_rule(kind: Option<ReceiptKind>) -> Option<LinkRule> {
     use ReceiptKind::*;
-    let (domain, name, decision) = match kind? {
+    let kind = kind?;
+    let domain = match kind {
         Action => return None,
-        Suspended => (SUSPEND_DOMAIN, "Suspended", false),
-        Approved => (DECISION_DOMAIN, "Approved", true),
-        Denied => (DECISION_DOMAIN, "Denied", true),
-        Escalated => (DECISION_DOMAIN, "Escalated", true),
-        Expired => (DECISION_DOMAIN, "Expired", true),
-        Completed => (OPERATOR_DOMAIN, "Completed", false),
-        KeyRotation => (OPERATOR_DOMAIN, "KeyRotation", false),
+        Suspended => SUSPEND_DOMAIN,
+        Approved | Denied | Escalated | Expired => DECISION_DOMAIN,
+        Completed | KeyRotation => OPERATOR_DOMAIN,
     };
     Some(LinkRule {
         domain,
-        name,
-        decision,
+        name: kind.verdict_name(),
+        decision: kind.is_decision(),
     })
 }
 

@@ -71,18 +71,60 @@ pub struct Verdict {
     /// Set for a session link (`suspended`, a decision, `completed`, …),
     /// whose trust level is the one written in it, not derived from roles.
     pub session_link: Option<ReceiptKind>,
+    /// How a session chain names this failure; `None` when valid.
+    pub link_fault: Option<LinkFault>,
+}
+
+/// A failed link as the vendor's session-chain verdict names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkFault {
+    /// `ContentTamper`, quoting the failure in the vendor's own rendering:
+    /// `HashMismatch`, `Malformed("…")`, `InvalidSignature(VerificationFailed)`,
+    /// `TrustLevelMismatch { embedded: L1, derived: L0 }`, ….
+    Tamper(String),
+    /// `RoleViolation`: a decision link signed with the operator's authority
+    /// only, or by the key that also signed it as the operator.
+    Role,
 }
 
 impl Verdict {
+    /// A failure whose rendering is the kind with its detail quoted, as
+    /// `Malformed("…")`, or the bare kind when there is no detail.
     fn fail(kind: VerdictKind, detail: impl Into<Option<String>>) -> Self {
+        let detail = detail.into();
+        let rendering = match &detail {
+            Some(text) => format!("{}({text:?})", kind.as_str()),
+            None => kind.as_str().to_owned(),
+        };
         Verdict {
             kind,
             trust_level: None,
-            detail: detail.into(),
+            detail,
             approver_identity_mismatch: false,
             unsigned_paths: Vec::new(),
             session_link: None,
+            link_fault: Some(LinkFault::Tamper(rendering)),
         }
+    }
+
+    /// The same failure, rendered as the vendor does where it carries
+    /// structured values rather than its detail text.
+    fn rendered(self, rendering: String) -> Self {
+        Verdict {
+            link_fault: Some(LinkFault::Tamper(rendering)),
+            ..self
+        }
+    }
+
+    /// An invalid signature, its detail and the vendor's rendering from the fault.
+    fn bad_signature(fault: SignatureFault) -> Self {
+        Verdict::fail(VerdictKind::InvalidSignature, fault.to_string())
+            .rendered(format!("InvalidSignature({})", fault.rendering()))
+    }
+
+    /// A self-approval; the vendor renders it bare, whatever the detail.
+    fn self_approval(detail: &str) -> Self {
+        Verdict::fail(VerdictKind::SelfApproval, detail.to_owned()).rendered("SelfApproval".into())
     }
 
     pub fn is_valid(&self) -> bool {
@@ -207,17 +249,24 @@ impl Verifier {
                 .filter_map(|entry| verifier.check_signature(entry, domain, &canonical).ok())
                 .collect()
         };
-        let refuse = |detail: String| Verdict {
-            session_link: content.kind,
-            ..Verdict::fail(VerdictKind::Malformed, detail)
+        // `role`: refused for who signed (a chain names it `RoleViolation`).
+        let refuse = |detail: String, role: bool| {
+            let mut verdict = Verdict {
+                session_link: content.kind,
+                ..Verdict::fail(VerdictKind::Malformed, detail)
+            };
+            if role {
+                verdict.link_fault = Some(LinkFault::Role);
+            }
+            verdict
         };
         let Some(&key) = signers(self, rule.domain).first() else {
             let operator_signed = rule.decision && !signers(self, OPERATOR_DOMAIN).is_empty();
-            return refuse(rule.refusal(operator_signed));
+            return refuse(rule.refusal(operator_signed), operator_signed);
         };
         // The first decision signer must not also have signed the action.
         if rule.decision && signers(self, OPERATOR_DOMAIN).contains(&key) {
-            return refuse(rule.self_approval());
+            return refuse(rule.self_approval(), true);
         }
         *signer = Some(key);
         Verdict {
@@ -227,6 +276,7 @@ impl Verifier {
             approver_identity_mismatch: false,
             unsigned_paths: content.unsigned_paths(),
             session_link: content.kind,
+            link_fault: None,
         }
     }
 
@@ -283,7 +333,7 @@ impl Verifier {
         let operator = match self.check_signature(roles.operator, OPERATOR_DOMAIN, operator_message)
         {
             Ok(key) => key,
-            Err(detail) => return Verdict::fail(InvalidSignature, detail),
+            Err(fault) => return Verdict::bad_signature(fault),
         };
         *operator_key = Some(operator);
 
@@ -295,13 +345,10 @@ impl Verifier {
         } else if let Some(entry) = roles.approvers.first() {
             let approver = match self.check_signature(entry, APPROVAL_DOMAIN, &canonical) {
                 Ok(key) => key,
-                Err(detail) => return Verdict::fail(InvalidSignature, detail),
+                Err(fault) => return Verdict::bad_signature(fault),
             };
             if approver == operator {
-                return Verdict::fail(
-                    SelfApproval,
-                    "the approver key is the operator key".to_owned(),
-                );
+                return Verdict::self_approval("the approver key is the operator key");
             }
             *approver_key = Some(approver);
         }
@@ -312,14 +359,14 @@ impl Verifier {
             TrustLevel::L0
         };
         if derived != content.trust_level {
+            let (embedded, derived) = (content.trust_level.as_str(), derived.as_str());
             return Verdict::fail(
                 TrustLevelMismatch,
-                format!(
-                    "embedded={} derived={}",
-                    content.trust_level.as_str(),
-                    derived.as_str()
-                ),
-            );
+                format!("embedded={embedded} derived={derived}"),
+            )
+            .rendered(format!(
+                "TrustLevelMismatch {{ embedded: {embedded}, derived: {derived} }}"
+            ));
         }
 
         // The vendor checks the trust level before the redaction markers.
@@ -339,6 +386,7 @@ impl Verifier {
             approver_identity_mismatch,
             unsigned_paths: content.unsigned_paths(),
             session_link: None,
+            link_fault: None,
         }
     }
 
@@ -375,9 +423,8 @@ impl Verifier {
                 )));
             };
             if key == &operator.public_key {
-                return Err(Verdict::fail(
-                    SelfApproval,
-                    "an approver key is the operator key".to_owned(),
+                return Err(Verdict::self_approval(
+                    "an approver key is the operator key",
                 ));
             }
             if !quorum.roster.contains(key) {
@@ -399,15 +446,16 @@ impl Verifier {
                 .map_err(|e| malformed(e.to_string()))?;
             let verified = self
                 .check_signature(entry, APPROVAL_DOMAIN, &message)
-                .map_err(|detail| Verdict::fail(InvalidSignature, detail))?;
+                .map_err(Verdict::bad_signature)?;
             keys.push(verified);
         }
         let have = seen.len();
-        if have < quorum.threshold as usize {
-            return Err(Verdict::fail(
-                ThresholdNotMet,
-                format!("have={have} need={}", quorum.threshold),
-            ));
+        let need = quorum.threshold;
+        if have < need as usize {
+            return Err(
+                Verdict::fail(ThresholdNotMet, format!("have={have} need={need}"))
+                    .rendered(format!("ThresholdNotMet {{ have: {have}, need: {need} }}")),
+            );
         }
         Ok(keys)
     }
@@ -417,20 +465,40 @@ impl Verifier {
         entry: &SignatureEntry,
         domain: &[u8],
         canonical: &[u8],
-    ) -> Result<VerifyingKey, String> {
+    ) -> Result<VerifyingKey, SignatureFault> {
         if entry.algorithm != "Ed25519" {
-            return Err(format!(
-                "unsupported signature algorithm `{}` — expected Ed25519",
-                entry.algorithm
-            ));
+            return Err(SignatureFault::Algorithm(entry.algorithm.clone()));
         }
-        let envelope = |e: KeyError| format!("malformed signature envelope: {e}");
-        let key = self.public_key(&entry.public_key).map_err(envelope)?;
-        let signature = decode_signature(&entry.signature).map_err(envelope)?;
+        let key = self
+            .public_key(&entry.public_key)
+            .map_err(SignatureFault::Envelope)?;
+        let signature = decode_signature(&entry.signature).map_err(SignatureFault::Envelope)?;
         if verify_in_domain(&key, domain, canonical, &signature) {
             Ok(key)
         } else {
-            Err("signature verification failed".to_owned())
+            Err(SignatureFault::Failed)
+        }
+    }
+}
+
+/// Why one signature entry did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum SignatureFault {
+    #[error("unsupported signature algorithm `{0}` — expected Ed25519")]
+    Algorithm(String),
+    #[error("malformed signature envelope: {0}")]
+    Envelope(KeyError),
+    #[error("signature verification failed")]
+    Failed,
+}
+
+impl SignatureFault {
+    /// The vendor's rendering, as its session-chain verdict quotes it.
+    fn rendering(&self) -> String {
+        match self {
+            SignatureFault::Algorithm(name) => format!("UnknownAlgorithm({name:?})"),
+            SignatureFault::Envelope(e) => format!("Malformed({:?})", e.to_string()),
+            SignatureFault::Failed => "VerificationFailed".to_owned(),
         }
     }
 }

@@ -239,6 +239,31 @@ impl ReceiptKind {
             ReceiptKind::KeyRotation => "key_rotation",
         }
     }
+
+    /// The kind as the vendor names it in its verdicts, e.g. `"KeyRotation"`.
+    pub fn verdict_name(self) -> &'static str {
+        match self {
+            ReceiptKind::Action => "Action",
+            ReceiptKind::Suspended => "Suspended",
+            ReceiptKind::Approved => "Approved",
+            ReceiptKind::Denied => "Denied",
+            ReceiptKind::Expired => "Expired",
+            ReceiptKind::Escalated => "Escalated",
+            ReceiptKind::Completed => "Completed",
+            ReceiptKind::KeyRotation => "KeyRotation",
+        }
+    }
+
+    /// A decision on a suspended action: signed by the decision key alone.
+    pub fn is_decision(self) -> bool {
+        matches!(
+            self,
+            ReceiptKind::Approved
+                | ReceiptKind::Denied
+                | ReceiptKind::Escalated
+                | ReceiptKind::Expired
+        )
+    }
 }
 
 /// The approver's decision as written into an L1 body.

@@ -1,2 +1,3 @@
 pub mod commands;
 pub mod verify;
+pub mod verify_chain;

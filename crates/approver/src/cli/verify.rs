@@ -1,4 +1,4 @@
-//! `heso-approver verify [--json] FILE`
+//! `heso-approver verify [--json] [--chain] FILE`
 
 use heso_approver::exit;
 use heso_approver::receipts_file::{for_each_receipt, is_jsonl, RawReceipt};
@@ -12,12 +12,16 @@ use std::path::PathBuf;
 pub struct Args {
     /// One JSON object per receipt instead of text.
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
+    /// The receipts are one gated session's chain, in order: verify each
+    /// link and that they make the chain (exit 0 only for a valid chain).
+    #[arg(long, conflicts_with = "threads")]
+    chain: bool,
     /// Threads to verify with (default: one per core).
     #[arg(long)]
     threads: Option<NonZeroUsize>,
     /// A receipt (.json) or receipts, one per line (.jsonl).
-    file: PathBuf,
+    pub(super) file: PathBuf,
 }
 
 /// Receipts verified together before their verdicts are printed, in order.
@@ -60,6 +64,9 @@ struct Tally {
 }
 
 pub fn run(args: &Args) -> u8 {
+    if args.chain {
+        return super::verify_chain::run(args);
+    }
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut tally = Tally::default();
@@ -86,7 +93,7 @@ pub fn run(args: &Args) -> u8 {
             let written = if args.json {
                 write_json(&mut out, &source, &verdict)
             } else {
-                write_text(&mut out, &source, &verdict)
+                write_text(&mut out, &source, &verdict, Placed::NotChecked)
             };
             if let Err(e) = written {
                 write_error.get_or_insert(e);
@@ -143,12 +150,23 @@ fn explain(verdict: &Verdict) -> Option<String> {
     }
 }
 
-fn warnings(verdict: &Verdict) -> Vec<String> {
+/// Whether a session link's place in its chain was checked (`--chain`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Placed {
+    Checked,
+    NotChecked,
+}
+
+fn warnings(verdict: &Verdict, placed: Placed) -> Vec<String> {
     let mut list = Vec::new();
     if let (Some(kind), true) = (verdict.session_link, verdict.is_valid()) {
+        let place = match placed {
+            Placed::Checked => "",
+            Placed::NotChecked => ", and its place in the session's chain is not checked",
+        };
         list.push(format!(
             "session link `{}` of a gated action: its trust level is the one written in it, \
-             not derived from who signed, and its place in the session's chain is not checked",
+             not derived from who signed{place}",
             kind.as_str()
         ));
     }
@@ -164,7 +182,12 @@ fn warnings(verdict: &Verdict) -> Vec<String> {
     list
 }
 
-fn write_text(out: &mut impl Write, source: &str, verdict: &Verdict) -> io::Result<()> {
+pub(super) fn write_text(
+    out: &mut impl Write,
+    source: &str,
+    verdict: &Verdict,
+    placed: Placed,
+) -> io::Result<()> {
     write!(out, "{source}: {}", verdict.kind.as_str())?;
     if let Some(level) = verdict.trust_level {
         write!(out, " {}", level.as_str())?;
@@ -173,13 +196,13 @@ fn write_text(out: &mut impl Write, source: &str, verdict: &Verdict) -> io::Resu
         write!(out, ": {text}")?;
     }
     writeln!(out)?;
-    for warning in warnings(verdict) {
+    for warning in warnings(verdict, placed) {
         writeln!(out, "  warning: {warning}")?;
     }
     Ok(())
 }
 
-fn write_json(out: &mut impl Write, source: &str, verdict: &Verdict) -> io::Result<()> {
+pub(super) fn write_json(out: &mut impl Write, source: &str, verdict: &Verdict) -> io::Result<()> {
     let mut object = serde_json::Map::new();
     object.insert("source".into(), source.into());
     object.insert("kind".into(), verdict.kind.as_str().into());
