@@ -113,7 +113,7 @@ for f in /usr/share/dbus-1/system-services/org.heso.Approver.Signer1.service \
 done
 grep -q 'unix-user:heso-signer' /usr/share/polkit-1/actions/org.heso.approver.policy ||
   fail "the polkit actions do not name the signer as their owner"
-! grep -q '_keep' /usr/share/polkit-1/actions/org.heso.approver.policy ||
+! grep -Eq '<allow_(any|inactive|active)>[^<]*_keep' /usr/share/polkit-1/actions/org.heso.approver.policy ||
   fail "a polkit action keeps an authorization"
 
 step "checking the control plane's unit and settings"

@@ -7,6 +7,7 @@ use crate::state::{AppState, Inner};
 use heso_approver::audit::{
     audit as audit_entries, export_lines, history_csv, history_jsonl, AuditEntry,
 };
+use heso_approver::device_key::Custody;
 use heso_approver::device_key::Keychain;
 use heso_approver::display::visible;
 use heso_approver::enrol::{enrol as enrol_device, remove_device as remove};
@@ -42,6 +43,10 @@ pub struct Status {
     /// compares with what the operator shows (`heso-control-plane org show`).
     pub operator_fingerprints: Vec<String>,
     pub demo: bool,
+    /// Whether the device key is out of reach of the user's other programs
+    /// (held by the system signer), and that in words.
+    pub key_protected: bool,
+    pub key_protection: Option<String>,
 }
 
 fn status_of(state: &AppState, inner: &Inner) -> Status {
@@ -63,6 +68,10 @@ fn status_of(state: &AppState, inner: &Inner) -> Status {
             .map(Profile::operator_fingerprints)
             .unwrap_or_default(),
         demo: inner.settings.demo,
+        key_protected: profile
+            .as_ref()
+            .is_some_and(|p| p.custody == Custody::Signer),
+        key_protection: profile.as_ref().map(|p| p.custody.protection().to_owned()),
     }
 }
 

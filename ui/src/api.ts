@@ -19,6 +19,8 @@ export interface RosterEntry {
   confirmed: boolean;
   revoked: boolean;
   you: boolean;
+  /// Where the device said its key is held when it enrolled ("signer", "keychain"); null when not reported.
+  protection: string | null;
 }
 
 export const api = {

@@ -12,7 +12,12 @@ stage: string, error: string | null, org: string | null, url: string | null, lab
  * The operator keys pinned at enrolment, as fingerprints a person
  * compares with what the operator shows (`heso-control-plane org show`).
  */
-operator_fingerprints: Array<string>, demo: boolean, };
+operator_fingerprints: Array<string>, demo: boolean, 
+/**
+ * Whether the device key is out of reach of the user's other programs
+ * (held by the system signer), and that in words.
+ */
+key_protected: boolean, key_protection: string | null, };
 
 export type QueueRow = { action_hash: string, opened_at: string, sla_deadline: string, 
 /**

@@ -37,7 +37,7 @@ async function refreshStatus() {
   try {
     status = await api.status();
   } catch (e) {
-    status = { stage: "error", error: errorText(e), org: null, url: null, label: null, fingerprint: null, operator_fingerprints: [], demo: false };
+    status = { stage: "error", error: errorText(e), org: null, url: null, label: null, fingerprint: null, operator_fingerprints: [], demo: false, key_protected: false, key_protection: null };
   }
   render();
 }

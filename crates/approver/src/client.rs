@@ -189,7 +189,10 @@ impl Client {
         code: &str,
         label: &str,
     ) -> Result<Value, ClientError> {
-        let body = json!({"code": code, "public_key": key.public_b64(), "label": label});
+        // Where the key is held, as this device reports it (shown as
+        // self-reported on the roster; an org may refuse unprotected devices).
+        let body = json!({"code": code, "public_key": key.public_b64(), "label": label,
+                          "protection": key.custody().word()});
         self.call(key, Method::POST, "/v1/approver/enroll", Some(&body))
             .await
     }

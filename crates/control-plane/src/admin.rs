@@ -170,6 +170,21 @@ pub fn trust_api_approvers(store: &Store, org: &str, trust: bool) -> Result<(), 
     Ok(())
 }
 
+/// Whether the org enrols only devices that report a system signer.
+pub fn refuse_unprotected(store: &Store, org: &str, refuse: bool) -> Result<(), AdminError> {
+    store.set_refuse_unprotected(org_id(store, org)?, refuse)?;
+    Ok(())
+}
+
+/// What a device said of its key at enrolment, in words.
+pub fn protection_words(protection: Option<&str>) -> &'static str {
+    match protection {
+        Some("signer") => "in a system signer, as the device reports",
+        Some("keychain") => "NOT PROTECTED from the device's other programs, as the device reports",
+        _ => "custody not reported",
+    }
+}
+
 /// The org's roster.
 pub fn roster(store: &Store, org: &str) -> Result<Vec<RosterEntry>, AdminError> {
     Ok(store.roster(org_id(store, org)?)?)

@@ -34,6 +34,26 @@ pub struct Enroll {
     public_key: String,
     #[serde(default)]
     label: String,
+    /// Where the device says its key is held: `signer` or `keychain`
+    /// (self-reported, shown as such on the roster).
+    #[serde(default)]
+    protection: Option<Protection>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum Protection {
+    Signer,
+    Keychain,
+}
+
+impl Protection {
+    fn word(self) -> &'static str {
+        match self {
+            Protection::Signer => "signer",
+            Protection::Keychain => "keychain",
+        }
+    }
 }
 
 /// `POST /v1/approver/enroll`: a one-time code from the operator adds this
@@ -62,9 +82,18 @@ pub async fn enroll(
     let code_hash = secrets::secret_hash("enrolment-code", &secret);
     let public_key = device.b64.clone();
     let label = request.label.trim().to_owned();
+    let protection = request.protection;
     rate_limit::may_try_enrolment(&state, client).await?;
     let redeemed = state
-        .db(move |s| s.redeem_enrolment_code(&code_hash, &public_key, &label, clock::now()))
+        .db(move |s| {
+            s.redeem_enrolment_code(
+                &code_hash,
+                &public_key,
+                &label,
+                protection.map(Protection::word),
+                clock::now(),
+            )
+        })
         .await?;
     let (org_id, label) = match redeemed {
         Ok(redeemed) => redeemed,
@@ -420,6 +449,7 @@ pub async fn roster(
                 "source": e.source,
                 "confirmed": e.standing == Standing::Confirmed,
                 "revoked": e.standing == Standing::Revoked,
+                "protection": e.protection,
                 "you": e.public_key == device.b64,
             })
         })

@@ -259,6 +259,11 @@ enum OrgCommand {
         /// does. Risky: the agent holds that API key.
         #[arg(long)]
         trust_api_approvers: bool,
+        /// Enrol only devices that report their key held by a system signer
+        /// (heso-approver-signer), out of reach of the person's other
+        /// programs. Self-reported by the device.
+        #[arg(long)]
+        refuse_unprotected: bool,
         #[arg(long)]
         json: bool,
     },
@@ -343,6 +348,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     operator_key,
                     sla_minutes,
                     trust_api_approvers,
+                    refuse_unprotected,
                     json,
                 },
         } => {
@@ -351,6 +357,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if trust_api_approvers {
                 admin::trust_api_approvers(&store, &org.name, true)?;
                 eprintln!("warning: keys registered with this org's API key will count without confirmation; the agent holds that key.");
+            }
+            if refuse_unprotected {
+                admin::refuse_unprotected(&store, &org.name, true)?;
             }
             if json {
                 println!("{}", json!({"org": org.name, "api_key": org.api_key}));
@@ -371,11 +380,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("no org named `{name}`"))?;
             let fingerprints = admin::operator_fingerprints(&store, &name)?;
             let trust = store.trusts_api_approvers(org.id)?;
+            let refuse = store.refuses_unprotected(org.id)?;
             if json {
                 println!(
                     "{}",
                     json!({"org": org.name, "operator_fingerprints": fingerprints,
-                           "sla_minutes": org.sla_minutes, "trust_api_approvers": trust})
+                           "sla_minutes": org.sla_minutes, "trust_api_approvers": trust,
+                           "refuse_unprotected": refuse})
                 );
             } else {
                 println!("Org `{}`", org.name);
@@ -389,6 +400,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         "count without confirmation (risky)"
                     } else {
                         "need `approver confirm`"
+                    }
+                );
+                println!(
+                    "  Devices       {}",
+                    if refuse {
+                        "only those reporting a system signer enrol"
+                    } else {
+                        "any enrol (each reports where its key is held)"
                     }
                 );
             }
@@ -522,7 +541,8 @@ fn approver_command(command: ApproverCommand) -> anyhow::Result<()> {
                 let items: Vec<_> = roster
                     .iter()
                     .map(|e| json!({"key_id": e.key_id, "label": e.label, "fingerprint": fingerprint(&e.public_key),
-                                    "source": e.source, "standing": admin::standing_word(e.standing)}))
+                                    "source": e.source, "standing": admin::standing_word(e.standing),
+                                    "protection": e.protection, "protection_self_reported": e.protection.is_some()}))
                     .collect();
                 println!("{}", serde_json::Value::from(items));
             } else if roster.is_empty() {
@@ -530,12 +550,13 @@ fn approver_command(command: ApproverCommand) -> anyhow::Result<()> {
             } else {
                 for e in &roster {
                     println!(
-                        "{:<12} {}  {}  {} ({})",
+                        "{:<12} {}  {}  {} ({}; key {})",
                         admin::standing_word(e.standing),
                         e.key_id,
                         fingerprint(&e.public_key),
                         e.label,
-                        e.source
+                        e.source,
+                        admin::protection_words(e.protection.as_deref())
                     );
                 }
             }

@@ -1026,3 +1026,54 @@ async fn the_demo_operator_opens_verifiable_approvals_and_finalizes_decisions() 
         (VerdictKind::Valid, Some(TrustLevel::L1))
     );
 }
+
+/// A device says where its key is held when it enrols; the roster shows it
+/// as self-reported; an org set to refuse unprotected devices enrols only
+/// those reporting a system signer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_report_their_key_custody_and_an_org_can_refuse_unprotected_ones() {
+    let plane = Plane::start().await;
+    let enrol = |seed: u8, protection: Option<&'static str>| {
+        let device = Device::new(&plane, seed);
+        let code = plane.enrolment_code("laptop");
+        async move {
+            let mut body =
+                json!({"code": code, "public_key": device.public_b64(), "label": "laptop"});
+            if let Some(p) = protection {
+                body["protection"] = p.into();
+            }
+            let (status, answer) = device
+                .call(Method::POST, "/v1/approver/enroll", Some(body))
+                .await;
+            (device, status, answer)
+        }
+    };
+    let (signer, status, body) = enrol(61, Some("signer")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, status, body) = enrol(62, Some("keychain")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, status, body) = enrol(63, Some("a usb stick")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, roster) = signer.call(Method::GET, "/v1/approver/roster", None).await;
+    assert_eq!(status, StatusCode::OK, "{roster}");
+    let mut reported: Vec<String> = roster["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["protection"].to_string())
+        .collect();
+    reported.sort();
+    assert_eq!(reported, ["\"keychain\"", "\"signer\""], "{roster}");
+
+    heso_control_plane::admin::refuse_unprotected(plane.state().store(), ORG, true).unwrap();
+    for protection in [Some("keychain"), None] {
+        let (_, status, body) = enrol(64, protection).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("system signer"),
+            "{body}"
+        );
+    }
+    let (_, status, body) = enrol(65, Some("signer")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

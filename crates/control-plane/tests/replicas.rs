@@ -244,7 +244,11 @@ async fn replicas_starting_together_migrate_once_and_readiness_follows_the_schem
         .args([&url, "-Atc", "SELECT count(*) FROM heso_schema_migrations"])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&migrations.stdout).trim(), "1");
+    let current = heso_control_plane::store::postgres::SCHEMA_VERSION;
+    assert_eq!(
+        String::from_utf8_lossy(&migrations.stdout).trim(),
+        current.to_string()
+    );
 
     let plane = Plane::start_on(
         heso_control_plane::store::Store::connect(&url).unwrap(),
@@ -263,14 +267,20 @@ async fn replicas_starting_together_migrate_once_and_readiness_follows_the_schem
         .args([
             &url,
             "-qc",
-            "INSERT INTO heso_schema_migrations (version) VALUES (2)",
+            &format!(
+                "INSERT INTO heso_schema_migrations (version) VALUES ({})",
+                current + 1
+            ),
         ])
         .status()
         .unwrap();
     assert!(newer.success());
     let (status, why) = readyz().await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{why}");
-    assert!(why.contains("schema version 2"), "{why}");
+    assert!(
+        why.contains(&format!("schema version {}", current + 1)),
+        "{why}"
+    );
     let refused = std::thread::spawn(move || heso_control_plane::store::Store::connect(&url))
         .join()
         .unwrap();

@@ -86,6 +86,7 @@ export async function renderSettings(into: HTMLElement, status: Status, changed:
         h("h2", {}, "This device"),
         h("dl", { class: "facts" },
           h("dt", {}, "Key fingerprint"), h("dd", { class: "mono", "data-testid": "settings-fingerprint" }, status.fingerprint ?? ""),
+          h("dt", {}, "Key"), h("dd", { class: status.key_protected ? "" : "row-warning", "data-testid": "settings-key-protection" }, status.key_protection ?? ""),
           h("dt", {}, "Org"), h("dd", {}, status.demo ? "Local demo" : status.org ?? ""),
           h("dt", {}, "Control plane"), h("dd", { class: "mono small" }, status.url ?? ""),
           h("dt", {}, "Device name"), h("dd", {}, status.label ?? ""),
@@ -110,7 +111,7 @@ async function fillRoster(into: HTMLElement) {
   try {
     const roster = await api.roster();
     clear(into, h("table", { class: "roster" },
-      h("thead", {}, h("tr", {}, h("th", {}, "Device"), h("th", {}, "Key fingerprint"), h("th", {}, "Joined by"), h("th", {}, "State"))),
+      h("thead", {}, h("tr", {}, h("th", {}, "Device"), h("th", {}, "Key fingerprint"), h("th", {}, "Joined by"), h("th", {}, "Key held"), h("th", {}, "State"))),
       h("tbody", {}, roster.items.map(rosterRow))));
   } catch (e) {
     clear(into, h("p", { class: "muted small" }, `The roster is not available: ${errorText(e)}`));
@@ -123,7 +124,15 @@ function rosterRow(entry: RosterEntry): HTMLElement {
     h("td", { class: "isolated" }, entry.label, entry.you ? h("span", { class: "muted small" }, " (this device)") : null),
     h("td", { class: "mono small" }, entry.fingerprint),
     h("td", {}, entry.source === "enrolment" ? "one-time code" : entry.source === "operator" ? "operator's API key" : entry.source),
+    h("td", { class: entry.protection === "signer" ? "" : "row-warning" }, keyHeld(entry.protection)),
     h("td", { class: entry.confirmed && !entry.revoked ? "" : "warn-text" }, state));
+}
+
+/// What the device reported at enrolment: its own word, said as such.
+function keyHeld(protection: string | null): string {
+  if (protection === "signer") return "system signer (self-reported)";
+  if (protection === "keychain") return "keychain: not protected from other programs (self-reported)";
+  return "not reported";
 }
 
 function confirmRemove(changed: (s: Status) => void) {

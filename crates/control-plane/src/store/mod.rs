@@ -94,6 +94,9 @@ pub struct RosterEntry {
     pub source: String,
     pub standing: Standing,
     pub created_at: i64,
+    /// What the device said of its key at enrolment (`signer`, `keychain`),
+    /// self-reported; `None` when it said nothing (or was registered by API).
+    pub protection: Option<String>,
 }
 
 fn standing(confirmed: bool, revoked_at: Option<i64>) -> Standing {
@@ -331,6 +334,8 @@ struct EnrollingKey {
     is_operator: bool,
     on_this_roster: bool,
     on_another_roster: bool,
+    /// The org enrols only devices that report a signer, and this one does not.
+    unprotected_refused: bool,
 }
 
 impl EnrollingKey {
@@ -343,10 +348,17 @@ impl EnrollingKey {
             Some("this device key is already enrolled with this org")
         } else if self.on_another_roster {
             Some("this device key is enrolled with another org; remove the device there first")
+        } else if self.unprotected_refused {
+            Some("this org enrols only devices whose key is held by a system signer (heso-approver-signer); this device keeps it in the keychain")
         } else {
             None
         }
     }
+}
+
+/// Whether an org that refuses unprotected devices refuses this one.
+fn refuses(org_refuses_unprotected: bool, protection: Option<&str>) -> bool {
+    org_refuses_unprotected && protection != Some("signer")
 }
 
 /// A roster entry as the operator API finds it under a `key_id`.
@@ -654,13 +666,20 @@ pub trait Backend: Send + Sync {
 
     /// Uses up a code and enrols the device in one transaction. Returns the
     /// org and the label the operator gave the code, or why it was refused.
+    /// `protection` is what the device says of its key (`signer`, `keychain`).
     fn redeem_enrolment_code(
         &self,
         code_hash: &str,
         public_key: &str,
         device_label: &str,
+        protection: Option<&str>,
         now: i64,
     ) -> Result<std::result::Result<(OrgId, String), &'static str>>;
+
+    /// Whether the org enrols only devices that report a signer.
+    fn refuses_unprotected(&self, org: OrgId) -> Result<bool>;
+
+    fn set_refuse_unprotected(&self, org: OrgId, refuse: bool) -> Result<()>;
 
     fn receipt(&self, org: OrgId, action_hash: &str) -> Result<Option<StoredReceipt>>;
 

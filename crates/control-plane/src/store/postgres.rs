@@ -11,7 +11,13 @@ use std::cell::Cell;
 type Manager = PostgresConnectionManager<NoTls>;
 
 /// The schema, one step per entry; applied in order at start.
-const MIGRATIONS: &[&str] = &[include_str!("postgres/schema_v1.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("postgres/schema_v1.sql"),
+    include_str!("postgres/schema_v2.sql"),
+];
+
+/// The schema version this build migrates a database to.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Transaction-scoped advisory lock keys, one per thing they serialize.
 const MIGRATION_LOCK: i64 = 0x4845_534f_0001;
@@ -478,6 +484,25 @@ impl Backend for PgStore {
         })
     }
 
+    fn refuses_unprotected(&self, org: OrgId) -> Result<bool> {
+        self.run(|c| {
+            Ok(
+                c.query_one("SELECT refuse_unprotected FROM orgs WHERE id = $1", &[&org])?
+                    .try_get(0)?,
+            )
+        })
+    }
+
+    fn set_refuse_unprotected(&self, org: OrgId, refuse: bool) -> Result<()> {
+        self.run(|c| {
+            c.execute(
+                "UPDATE orgs SET refuse_unprotected = $2 WHERE id = $1",
+                &[&org, &refuse],
+            )?;
+            Ok(())
+        })
+    }
+
     fn set_trust_api_approvers(&self, org: OrgId, trust: bool) -> Result<()> {
         self.run(|c| {
             c.execute(
@@ -502,7 +527,7 @@ impl Backend for PgStore {
     fn roster(&self, org: OrgId) -> Result<Vec<RosterEntry>> {
         self.run(|c| {
             c.query(
-                "SELECT key_id, public_key, label, source, confirmed, revoked_at, created_at
+                "SELECT key_id, public_key, label, source, confirmed, revoked_at, created_at, protection
                  FROM approvers WHERE org_id = $1 ORDER BY created_at, key_id",
                 &[&org],
             )?
@@ -515,6 +540,7 @@ impl Backend for PgStore {
                     source: r.try_get(3)?,
                     standing: standing(r.try_get(4)?, r.try_get(5)?),
                     created_at: r.try_get(6)?,
+                    protection: r.try_get(7)?,
                 })
             })
             .collect()
@@ -647,6 +673,7 @@ impl Backend for PgStore {
         code_hash: &str,
         public_key: &str,
         device_label: &str,
+        protection: Option<&str>,
         now: i64,
     ) -> Result<std::result::Result<(OrgId, String), &'static str>> {
         self.run(|c| {
@@ -676,19 +703,23 @@ impl Backend for PgStore {
             let on_this_roster = exists(
                 "SELECT EXISTS(SELECT 1 FROM approvers WHERE org_id = $1 AND public_key = $2)",
             )?;
+            let org_refuses: bool = tx
+                .query_one("SELECT refuse_unprotected FROM orgs WHERE id = $1", &[&org])?
+                .try_get(0)?;
             let key = EnrollingKey {
                 is_operator,
                 on_this_roster,
                 on_another_roster: key_in_other_org(&mut tx, org, public_key)?,
+                unprotected_refused: refuses(org_refuses, protection),
             };
             if let Some(refusal) = key.refusal() {
                 return Ok(Err(refusal));
             }
             let (key_id, label) = enrolled_entry(public_key, device_label, code_label);
             tx.execute(
-                "INSERT INTO approvers (org_id, key_id, public_key, label, source, created_at)
-                 VALUES ($1, $2, $3, $4, 'enrolment', $5)",
-                &[&org, &key_id, &public_key, &label, &now],
+                "INSERT INTO approvers (org_id, key_id, public_key, label, source, created_at, protection)
+                 VALUES ($1, $2, $3, $4, 'enrolment', $5, $6)",
+                &[&org, &key_id, &public_key, &label, &now, &protection],
             )?;
             tx.execute(
                 "INSERT INTO approver_groups (org_id, name, key_id)

@@ -13,6 +13,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("sqlite/schema_v2.sql")),
         M::up(include_str!("sqlite/schema_v3.sql")),
         M::up(include_str!("sqlite/schema_v4.sql")),
+        M::up(include_str!("sqlite/schema_v5.sql")),
     ])
 }
 
@@ -284,6 +285,22 @@ impl Backend for SqliteStore {
         )?)
     }
 
+    fn refuses_unprotected(&self, org: OrgId) -> Result<bool> {
+        Ok(self.conn().query_row(
+            "SELECT refuse_unprotected FROM orgs WHERE id = ?1",
+            [org],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn set_refuse_unprotected(&self, org: OrgId, refuse: bool) -> Result<()> {
+        self.conn().execute(
+            "UPDATE orgs SET refuse_unprotected = ?2 WHERE id = ?1",
+            params![org, refuse],
+        )?;
+        Ok(())
+    }
+
     fn set_trust_api_approvers(&self, org: OrgId, trust: bool) -> Result<()> {
         self.conn().execute(
             "UPDATE orgs SET trust_api_approvers = ?2 WHERE id = ?1",
@@ -307,7 +324,7 @@ impl Backend for SqliteStore {
     /// Every roster entry of an org, oldest first.
     fn roster(&self, org: OrgId) -> Result<Vec<RosterEntry>> {
         self.rows(
-            "SELECT key_id, public_key, label, source, confirmed, revoked_at, created_at
+            "SELECT key_id, public_key, label, source, confirmed, revoked_at, created_at, protection
              FROM approvers WHERE org_id = ?1 ORDER BY created_at, key_id",
             [org],
             |r| {
@@ -318,6 +335,7 @@ impl Backend for SqliteStore {
                     source: r.get(3)?,
                     standing: standing(r.get(4)?, r.get(5)?),
                     created_at: r.get(6)?,
+                    protection: r.get(7)?,
                 })
             },
         )
@@ -433,6 +451,7 @@ impl Backend for SqliteStore {
         code_hash: &str,
         public_key: &str,
         device_label: &str,
+        protection: Option<&str>,
         now: i64,
     ) -> Result<std::result::Result<(OrgId, String), &'static str>> {
         let mut conn = self.conn();
@@ -462,15 +481,23 @@ impl Backend for SqliteStore {
                 "SELECT EXISTS(SELECT 1 FROM approvers WHERE org_id = ?1 AND public_key = ?2)",
             )?,
             on_another_roster: key_in_other_org(&tx, org, public_key)?,
+            unprotected_refused: refuses(
+                tx.query_row(
+                    "SELECT refuse_unprotected FROM orgs WHERE id = ?1",
+                    [org],
+                    |r| r.get(0),
+                )?,
+                protection,
+            ),
         };
         if let Some(refusal) = key.refusal() {
             return Ok(Err(refusal));
         }
         let (key_id, label) = enrolled_entry(public_key, device_label, code_label);
         tx.execute(
-            "INSERT INTO approvers (org_id, key_id, public_key, label, source, created_at)
-             VALUES (?1, ?2, ?3, ?4, 'enrolment', ?5)",
-            params![org, key_id, public_key, label, now],
+            "INSERT INTO approvers (org_id, key_id, public_key, label, source, created_at, protection)
+             VALUES (?1, ?2, ?3, ?4, 'enrolment', ?5, ?6)",
+            params![org, key_id, public_key, label, now, protection],
         )?;
         tx.execute(
             "INSERT INTO approver_groups (org_id, name, key_id)
