@@ -182,10 +182,19 @@ if ! getent passwd "$person" >/dev/null; then
 fi
 person_uid=$(id -u "$person")
 person_gid=$(id -g "$person")
-if [ "$signer_bin" != none ]; then
-  runuser -u "$signer_user" -- test -x "$signer_bin" ||
-    die "user $signer_user cannot run $signer_bin (a parent directory closed to others, e.g. under /root?)"
+# A build under a directory closed to others (a clone under /root, say): the
+# signer runs from a copy in the harness's scratch directory instead.
+signer_copy=false
+if [ "$signer_bin" != none ] && ! runuser -u "$signer_user" -- test -x "$signer_bin"; then
+  signer_copy=true
 fi
+
+# The repository and its build, when they live under /root: CMD's namespace
+# shows them (read-only) like the other root binds.
+repo_bind=""
+for path in "$repo" "${CARGO_TARGET_DIR:-}"; do
+  case "$path" in /root/?*) repo_bind="$repo_bind $path" ;; esac
+done
 
 # --- Scratch ------------------------------------------------------------------
 # <tmp> 0755 root     bus/ (0755: bus.conf, system_bus_socket), bin/ (0755: person, ...)
@@ -193,6 +202,10 @@ fi
 #      signer-state/ 0700 heso-signer        person/ 0700 heso-person (home/, tmp/)
 tmp=$(mktemp -d /tmp/heso-signer-harness.XXXXXX)
 chmod 0755 "$tmp"
+if $signer_copy; then
+  install -D -m 0755 "$signer_bin" "$tmp/signer/heso-approver-signer"
+  signer_bin="$tmp/signer/heso-approver-signer"
+fi
 dbus_pid="" polkitd_pid="" ctl_pid="" policy_backup="" policy_installed=false made_run_dbus=false status=0
 show_logs() {
   local f
@@ -351,7 +364,7 @@ export PATH="$tmp/bin:$PATH"
 # starts with INT and QUIT ignored).
 exec 3<&0
 unshare --mount --propagation private -- "$harness/enter-person" \
-  "$tmp" "$person" "${HESO_SIGNER_HARNESS_ROOT_BINDS-/root/.pyenv}" \
+  "$tmp" "$person" "${HESO_SIGNER_HARNESS_ROOT_BINDS-/root/.pyenv}$repo_bind" \
   "$harness/person-session" "$tmp/person" "$@" <&3 3<&- 9>&- &
 cmd_pid=$!
 exec 3<&-
