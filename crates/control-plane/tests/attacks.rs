@@ -416,6 +416,27 @@ async fn junk_cannot_lock_a_device_out_of_enrolment() {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
+/// An enrolment attempt by `device` with `code`, through a proxy that says
+/// the client is `forwarded_for`.
+async fn enrol_through_proxy(
+    device: &Device,
+    code: &str,
+    forwarded_for: &str,
+) -> reqwest::Response {
+    let body = json!({"code": code, "public_key": device.public_b64(), "label": "laptop"});
+    device
+        .request(
+            Method::POST,
+            "/v1/approver/enroll",
+            body.to_string().as_bytes(),
+            now(),
+        )
+        .header("x-forwarded-for", forwarded_for)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Failed guesses count per address: the guesser meets the limit, a device
 /// elsewhere (here: behind the same trusted proxy) does not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -425,21 +446,11 @@ async fn failed_guesses_limit_the_guesser_only() {
         ..tight_enrolment()
     };
     let plane = Plane::start_with_config(config).await;
+    let guess = "ABCD-EFGH-JKMN";
     let mut statuses = Vec::new();
     for seed in 0..5u8 {
         let guesser = Device::new(&plane, 0x40 + seed);
-        let body = json!({"code": "ABCD-EFGH-JKMN", "public_key": guesser.public_b64()});
-        let resp = guesser
-            .request(
-                Method::POST,
-                "/v1/approver/enroll",
-                body.to_string().as_bytes(),
-                now(),
-            )
-            .header("x-forwarded-for", "198.51.100.7")
-            .send()
-            .await
-            .unwrap();
+        let resp = enrol_through_proxy(&guesser, guess, "198.51.100.7").await;
         if resp.status() == StatusCode::TOO_MANY_REQUESTS {
             assert!(resp.headers().contains_key("retry-after"));
         }
@@ -458,33 +469,10 @@ async fn failed_guesses_limit_the_guesser_only() {
     // The guesser may not pretend to be someone else: its own claim comes
     // before the proxy's entry and is not the address that counts.
     let guesser = Device::new(&plane, 0x48);
-    let body = json!({"code": "ABCD-EFGH-JKMN", "public_key": guesser.public_b64()});
-    let resp = guesser
-        .request(
-            Method::POST,
-            "/v1/approver/enroll",
-            body.to_string().as_bytes(),
-            now(),
-        )
-        .header("x-forwarded-for", "203.0.113.1, 198.51.100.7")
-        .send()
-        .await
-        .unwrap();
+    let resp = enrol_through_proxy(&guesser, guess, "203.0.113.1, 198.51.100.7").await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
 
     let device = Device::new(&plane, 0x49);
-    let code = plane.enrolment_code("laptop");
-    let body = json!({"code": code, "public_key": device.public_b64(), "label": "laptop"});
-    let resp = device
-        .request(
-            Method::POST,
-            "/v1/approver/enroll",
-            body.to_string().as_bytes(),
-            now(),
-        )
-        .header("x-forwarded-for", "192.0.2.44")
-        .send()
-        .await
-        .unwrap();
+    let resp = enrol_through_proxy(&device, &plane.enrolment_code("laptop"), "192.0.2.44").await;
     assert_eq!(resp.status(), StatusCode::OK);
 }

@@ -93,6 +93,19 @@ fn visible_to(param: usize) -> String {
     )
 }
 
+/// `columns` of the pending approvals with their receipt, newest first;
+/// parameters: org, before, limit, viewer, from.
+fn pending_sql(columns: &str) -> String {
+    format!(
+        "SELECT {columns} FROM approvals a
+         JOIN receipts r ON r.org_id = a.org_id AND r.action_hash = a.action_hash
+         WHERE a.org_id = $1 AND a.status = 'pending' AND a.has_receipt
+           AND a.position < $2 AND a.position >= $5 AND {}
+         ORDER BY a.position DESC LIMIT $3",
+        visible_to(4)
+    )
+}
+
 fn approval_from_row(row: &Row) -> Result<ApprovalRow> {
     let roster: String = row.try_get(13)?;
     let groups: String = row.try_get(15)?;
@@ -874,14 +887,7 @@ impl Backend for PgStore {
         cursors: CursorRange,
         limit: i64,
     ) -> Result<Vec<PendingItem>> {
-        let sql = format!(
-            "SELECT {APPROVAL_COLUMNS}, r.receipt, a.position FROM approvals a
-             JOIN receipts r ON r.org_id = a.org_id AND r.action_hash = a.action_hash
-             WHERE a.org_id = $1 AND a.status = 'pending' AND a.has_receipt
-               AND a.position < $2 AND a.position >= $5 AND {}
-             ORDER BY a.position DESC LIMIT $3",
-            visible_to(4)
-        );
+        let sql = pending_sql(&format!("{APPROVAL_COLUMNS}, r.receipt, a.position"));
         let (before, from) = cursors.bounds();
         self.run(|c| {
             c.query(&sql, &[&org, &before, &limit, &viewer, &from])?
@@ -904,14 +910,7 @@ impl Backend for PgStore {
         cursors: CursorRange,
         limit: i64,
     ) -> Result<Vec<(i64, i64)>> {
-        let sql = format!(
-            "SELECT a.position, octet_length(r.receipt)::bigint FROM approvals a
-             JOIN receipts r ON r.org_id = a.org_id AND r.action_hash = a.action_hash
-             WHERE a.org_id = $1 AND a.status = 'pending' AND a.has_receipt
-               AND a.position < $2 AND a.position >= $5 AND {}
-             ORDER BY a.position DESC LIMIT $3",
-            visible_to(4)
-        );
+        let sql = pending_sql("a.position, octet_length(r.receipt)::bigint");
         let (before, from) = cursors.bounds();
         self.run(|c| {
             c.query(&sql, &[&org, &before, &limit, &viewer, &from])?

@@ -26,6 +26,19 @@ fn visible_to(param: usize) -> String {
     )
 }
 
+/// `columns` of the pending approvals with their receipt, newest first;
+/// parameters: org, before, limit, viewer, from.
+fn pending_sql(columns: &str) -> String {
+    format!(
+        "SELECT {columns} FROM approvals a
+         JOIN receipts r ON r.org_id = a.org_id AND r.action_hash = a.action_hash
+         WHERE a.org_id = ?1 AND a.status = 'pending' AND a.has_receipt = 1
+           AND a.rowid < ?2 AND a.rowid >= ?5 AND {}
+         ORDER BY a.rowid DESC LIMIT ?3",
+        visible_to(4)
+    )
+}
+
 fn approval_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApprovalRow> {
     Ok(ApprovalRow {
         id: row.get(0)?,
@@ -649,14 +662,7 @@ impl Backend for SqliteStore {
         cursors: CursorRange,
         limit: i64,
     ) -> Result<Vec<PendingItem>> {
-        let sql = format!(
-            "SELECT {APPROVAL_COLUMNS}, r.receipt, a.rowid FROM approvals a
-             JOIN receipts r ON r.org_id = a.org_id AND r.action_hash = a.action_hash
-             WHERE a.org_id = ?1 AND a.status = 'pending' AND a.has_receipt = 1
-               AND a.rowid < ?2 AND a.rowid >= ?5 AND {}
-             ORDER BY a.rowid DESC LIMIT ?3",
-            visible_to(4)
-        );
+        let sql = pending_sql(&format!("{APPROVAL_COLUMNS}, r.receipt, a.rowid"));
         let (before, from) = cursors.bounds();
         self.rows(&sql, params![org, before, limit, viewer, from], |r| {
             Ok(PendingItem {
@@ -674,14 +680,7 @@ impl Backend for SqliteStore {
         cursors: CursorRange,
         limit: i64,
     ) -> Result<Vec<(i64, i64)>> {
-        let sql = format!(
-            "SELECT a.rowid, octet_length(r.receipt) FROM approvals a
-             JOIN receipts r ON r.org_id = a.org_id AND r.action_hash = a.action_hash
-             WHERE a.org_id = ?1 AND a.status = 'pending' AND a.has_receipt = 1
-               AND a.rowid < ?2 AND a.rowid >= ?5 AND {}
-             ORDER BY a.rowid DESC LIMIT ?3",
-            visible_to(4)
-        );
+        let sql = pending_sql("a.rowid, octet_length(r.receipt)");
         let (before, from) = cursors.bounds();
         self.rows(&sql, params![org, before, limit, viewer, from], |r| {
             Ok((r.get(0)?, r.get(1)?))
