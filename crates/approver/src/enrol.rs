@@ -33,6 +33,24 @@ pub enum EnrolError {
     NoOperatorKeys,
     #[error(transparent)]
     Profile(#[from] ProfileError),
+    #[error("this device's key is already held by the system signer")]
+    AlreadyProtected,
+    #[error("no system signer answers on this device: install heso-approver-signer (the package, or scripts/install-signer.sh), then try again")]
+    NoSigner,
+    #[error("the code is for org `{code_org}`, but this device is enrolled with `{enrolled_org}`; ask for a code of your org")]
+    OtherOrg {
+        code_org: String,
+        enrolled_org: String,
+    },
+}
+
+/// A device whose key moved into the signer.
+pub struct Protected {
+    pub profile: Profile,
+    pub key: DeviceKey,
+    pub old_fingerprint: String,
+    /// Whether the control plane retired the old key (and why not).
+    pub retired: Result<(), ClientError>,
 }
 
 /// Checks what a person typed as the control plane's address. Plain HTTP
@@ -99,7 +117,10 @@ pub async fn enrol(
         Custody::Keychain => DeviceKey::create(keychain, &account)?,
         Custody::Signer => create_in_signer(&account)?,
     };
-    match register(home, &client, &key, &code, label).await {
+    let registered = register(&client, &key, &code, label)
+        .await
+        .and_then(|profile| Ok(profile.save(home).map(|()| profile)?));
+    match registered {
         Ok(profile) => Ok((profile, key)),
         Err(e) => {
             // Leave no orphan key behind.
@@ -109,8 +130,9 @@ pub async fn enrol(
     }
 }
 
+/// Redeems `code` for `key`, checks the operator keys against the code and,
+/// with the signer, has the person confirm there. The profile is not saved.
 async fn register(
-    home: &Path,
     client: &Client,
     key: &DeviceKey,
     code: &heso_receipt::enrolment::EnrolmentCode,
@@ -149,8 +171,71 @@ async fn register(
         custody: key.custody(),
     };
     pin_in_signer(key, &profile, &code.check)?;
-    profile.save(home)?;
     Ok(profile)
+}
+
+/// Moves an enrolled device's key out of the keychain, where any program of
+/// the user can read it, into the system signer: a new key made there is
+/// enrolled with `code` (a new one-time code of the same org; the person
+/// confirms at the system's prompt), the old key retires for it on the
+/// control plane and leaves the keychain, and the profile names the new key.
+/// The journal stays.
+pub async fn protect(
+    home: &Path,
+    keychain: Keychain,
+    code: &str,
+    label: &str,
+) -> Result<Protected, EnrolError> {
+    let old = Profile::load(home)?;
+    if old.custody == Custody::Signer {
+        return Err(EnrolError::AlreadyProtected);
+    }
+    if !signer_answers() {
+        return Err(EnrolError::NoSigner);
+    }
+    let code = heso_receipt::enrolment::parse(code).map_err(EnrolError::BadCode)?;
+    let old_key = DeviceKey::open(keychain, &old.key_account, &old.approver_public_key)?;
+    let client = Client::new(&old.url).map_err(|e| EnrolError::BadUrl(e.to_string()))?;
+    let account = format!("device-{}", hex::encode(rand::rng().random::<[u8; 8]>()));
+    let key = create_in_signer(&account)?;
+    let registered = register(&client, &key, &code, label).await.and_then(|p| {
+        if p.org == old.org {
+            Ok(p)
+        } else {
+            Err(EnrolError::OtherOrg {
+                code_org: p.org,
+                enrolled_org: old.org.clone(),
+            })
+        }
+    });
+    let profile = match registered {
+        Ok(profile) => profile,
+        Err(e) => {
+            let _ = key.delete();
+            return Err(e);
+        }
+    };
+    let body = serde_json::json!({"successor_public_key": key.public_b64()});
+    let retired = client
+        .call(
+            &old_key,
+            reqwest::Method::POST,
+            "/v1/approver/retire",
+            Some(&body),
+        )
+        .await
+        .map(|_| ());
+    profile.save(home)?;
+    let old_fingerprint = old_key.fingerprint();
+    // Gone from the keychain whatever the control plane said: the profile
+    // no longer names it, and a copy is all an agent ever needed.
+    let _ = old_key.delete();
+    Ok(Protected {
+        profile,
+        key,
+        old_fingerprint,
+        retired,
+    })
 }
 
 /// Where a new key goes: the system signer when one answers (unless
@@ -171,13 +256,14 @@ fn custody_for_new_key(keychain: Keychain) -> Result<Custody, KeyError> {
     }
 }
 
+/// Whether a system signer answers on this device's system bus.
 #[cfg(target_os = "linux")]
-fn signer_answers() -> bool {
+pub fn signer_answers() -> bool {
     crate::signer::client::available()
 }
 
 #[cfg(not(target_os = "linux"))]
-fn signer_answers() -> bool {
+pub fn signer_answers() -> bool {
     false
 }
 

@@ -38,6 +38,16 @@ enum Command {
         #[arg(long)]
         label: Option<String>,
     },
+    /// Move this device's key out of the keychain into the system signer
+    /// (Linux), with a new one-time code of the same org; the old key is
+    /// retired. The person confirms at the system's prompt.
+    Protect {
+        #[arg(long)]
+        code: String,
+        /// A name for this device in the org's roster.
+        #[arg(long)]
+        label: Option<String>,
+    },
     /// Show this device's public key and fingerprint.
     Whoami {
         #[arg(long)]
@@ -119,6 +129,7 @@ fn main() -> ExitCode {
     let result = match command {
         Command::Verify(args) => return ExitCode::from(cli::verify::run(&args)),
         Command::Enroll { url, code, label } => c::enroll(&url, &code, label.as_deref()),
+        Command::Protect { code, label } => c::protect(&code, label.as_deref()),
         Command::Whoami { json } => c::whoami(json),
         Command::Queue { json, wait } => c::queue(json, wait),
         Command::Show { action_hash, json } => c::show(&action_hash, json),

@@ -458,3 +458,57 @@ pub async fn roster(
         json!({"org": org.map(|o| o.name).unwrap_or_default(), "items": items}),
     ))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retire {
+    /// The key that takes over: already enrolled, confirmed, in this org.
+    successor_public_key: String,
+}
+
+/// `POST /v1/approver/retire`: this device key stands down for a successor
+/// already on the roster (a key moved into the system signer): it is
+/// revoked at once and every request or vote it signs is refused from now
+/// on. Anyone holding the key can do this, which is the point: a key that
+/// was exposed is worth nothing once retired.
+pub async fn retire(
+    State(state): State<AppState>,
+    Enrolled {
+        device,
+        approver,
+        body,
+    }: Enrolled,
+) -> ApiResult<Json<Value>> {
+    let request: Retire = parse_json(&body)?;
+    let org = approver.org_id;
+    let successor = request.successor_public_key.trim().to_owned();
+    if successor == device.b64 {
+        return Err(ApiError::unprocessable(
+            "invalid_successor",
+            "a key cannot succeed itself",
+        ));
+    }
+    let wanted = successor.clone();
+    let standing = state.db(move |s| s.standing(org, &wanted)).await?;
+    if standing != Some(Standing::Confirmed) {
+        return Err(ApiError::unprocessable(
+            "invalid_successor",
+            "the successor must be a confirmed approver of this org (enrol it first)",
+        ));
+    }
+    let key_id = approver.key_id.clone();
+    let revoked = state
+        .db(move |s| s.revoke_approver(org, &key_id, clock::now()))
+        .await?;
+    if !revoked {
+        return Err(ApiError::internal("the retiring entry was not found"));
+    }
+    state.changed(org).await;
+    tracing::info!(device = %device.b64, successor = %successor, "device key retired");
+    let fingerprint = keys::decode_public_key(&successor)
+        .map(|k| keys::fingerprint(&k))
+        .unwrap_or_default();
+    Ok(Json(
+        json!({"status": "retired", "successor_fingerprint": fingerprint}),
+    ))
+}

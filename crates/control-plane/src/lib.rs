@@ -221,6 +221,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/approver/cosignatures", get(approver_api::cosignatures))
         .route("/v1/approver/roster", get(approver_api::roster))
+        .route("/v1/approver/retire", post(approver_api::retire))
         .method_not_allowed_fallback(json_errors::method_not_allowed)
         .fallback(|| async { error::ApiError::not_found("no such route") })
         .layer(axum::middleware::from_fn_with_state(

@@ -970,6 +970,7 @@ async fn the_openapi_document_describes_every_route() {
         "/v1/approver/approvals/{action_hash}/decision",
         "/v1/approver/cosignatures",
         "/v1/approver/roster",
+        "/v1/approver/retire",
     ] {
         assert!(paths.contains_key(path), "{path} missing from openapi.json");
     }
@@ -1076,4 +1077,38 @@ async fn devices_report_their_key_custody_and_an_org_can_refuse_unprotected_ones
     }
     let (_, status, body) = enrol(65, Some("signer")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// A device key stands down for a successor on the roster (moved into the
+/// system signer): refused for a successor that is not a confirmed member;
+/// then the old key is refused everywhere and the successor works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_key_retires_for_a_successor_on_the_roster() {
+    let plane = Plane::start().await;
+    let old = plane.enrolled_device(71).await;
+    let stranger = Device::new(&plane, 72);
+    let retire = |successor: String| json!({"successor_public_key": successor});
+    for successor in [stranger.public_b64(), old.public_b64()] {
+        let (status, body) = old
+            .call(Method::POST, "/v1/approver/retire", Some(retire(successor)))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    }
+    let successor = plane.enrolled_device(73).await;
+    let (status, body) = old
+        .call(
+            Method::POST,
+            "/v1/approver/retire",
+            Some(retire(successor.public_b64())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "retired");
+    let (status, body) = old.call(Method::GET, "/v1/approver/approvals", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["code"], "device_revoked", "{body}");
+    let (status, _) = successor
+        .call(Method::GET, "/v1/approver/approvals", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
 }

@@ -105,6 +105,16 @@ struct Desk {
 
 impl Desk {
     async fn enrolled() -> Desk {
+        Self::enrolled_in(None).await
+    }
+
+    /// Enrolled the way a device was before the signer: its key in the
+    /// keychain (the session's Secret Service).
+    async fn enrolled_in_keychain() -> Desk {
+        Self::enrolled_in(Some("keychain")).await
+    }
+
+    async fn enrolled_in(custody: Option<&str>) -> Desk {
         let project = tempfile::tempdir().unwrap();
         let home = tempfile::tempdir().unwrap();
         let mut sdk = Oracle::sdk_operator();
@@ -119,13 +129,18 @@ impl Desk {
             sdk.must(json!({"op": "configure", "endpoint": plane.url, "api_key": plane.api_key}))
         });
         let code = plane.enrolment_code("desk");
-        let (status, out) = person(
-            home.path(),
-            &[],
-            &["enroll", "--url", &plane.url, "--code", &code],
-        );
+        let enroll = ["enroll", "--url", &plane.url, "--code", &code];
+        let (status, out) = match custody {
+            Some(custody) => run(
+                home.path(),
+                Command::new(target_dir().join("heso-approver"))
+                    .args(enroll)
+                    .env("HESO_APPROVER_KEY_CUSTODY", custody),
+            ),
+            None => person(home.path(), &[], &enroll),
+        };
         assert_eq!(status, 0, "{out}");
-        assert!(out.contains("system signer"), "{out}");
+        assert!(out.contains("system signer") || custody.is_some(), "{out}");
         Desk {
             sdk,
             plane,
@@ -432,6 +447,62 @@ signer_test! {
 
         let restarted = Command::new("restart-signer").output().unwrap();
         assert!(restarted.status.success(), "{restarted:?}");
+        let (status, out) = person(desk.home(), &[], &["approve", &hash]);
+        assert_eq!(status, 0, "{out}");
+        desk.finalize_and_verify(&hash);
+    }
+}
+
+signer_test! {
+    /// A device enrolled before the signer keeps its key in the keychain,
+    /// where the agent reads the seed. `whoami` says so and offers the move;
+    /// `protect` with a new code (the person at the prompt) makes a new key
+    /// in the signer and retires the old one: the keychain holds nothing, the
+    /// control plane refuses the seed the agent took, and the new key votes.
+    fn a_keychain_key_moves_into_the_signer_and_the_stolen_one_is_refused() {
+        let mut desk = Desk::enrolled_in_keychain().await;
+        let (status, out) = agent(desk.home(), &["whoami"]);
+        assert_eq!(status, 0, "{out}");
+        assert!(out.contains("key not protected from other programs"), "{out}");
+        assert!(out.contains("heso-approver protect --code"), "{out}");
+        println!("whoami, key in the keychain:\n{out}");
+        let profile: Value = serde_json::from_str(
+            &std::fs::read_to_string(desk.home().join("profile.json")).unwrap(),
+        )
+        .unwrap();
+        let account = profile["key_account"].as_str().unwrap().to_owned();
+        let lookup = || {
+            Command::new("secret-tool")
+                .args(["lookup", "service", "heso-approver", "username", &account])
+                .output()
+                .unwrap()
+                .stdout
+        };
+        let stolen = lookup();
+        assert_eq!(stolen.len(), 32, "the agent reads the seed: {stolen:?}");
+
+        let code = desk.plane.enrolment_code("moved");
+        let (status, out) = person(desk.home(), &[], &["protect", "--code", &code]);
+        assert_eq!(status, 0, "{out}");
+        assert!(out.contains("retired"), "{out}");
+        println!("protect:\n{out}");
+        let (status, out) = agent(desk.home(), &["whoami"]);
+        assert_eq!(status, 0, "{out}");
+        assert!(out.contains("protected: held by the system signer"), "{out}");
+        assert!(lookup().is_empty(), "the old seed is still in the keychain");
+
+        let thief = support::Device {
+            key: heso_receipt::SigningKey::from_bytes(&stolen.try_into().unwrap()),
+            url: desk.plane.url.clone(),
+            http: reqwest::Client::new(),
+        };
+        let (status, body) = thief.call(reqwest::Method::GET, "/v1/approver/approvals", None).await;
+        assert_eq!(status, reqwest::StatusCode::FORBIDDEN, "{body}");
+        assert_eq!(body["code"], "device_revoked", "{body}");
+
+        let hash = desk.payment(5100, "Globex LLC");
+        let (status, out) = agent(desk.home(), &["approve", &hash]);
+        assert_eq!(status, 5, "{out}");
         let (status, out) = person(desk.home(), &[], &["approve", &hash]);
         assert_eq!(status, 0, "{out}");
         desk.finalize_and_verify(&hash);

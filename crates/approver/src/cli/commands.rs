@@ -5,7 +5,7 @@ use heso_approver::audit::{
 };
 use heso_approver::device_key::{Custody, KeyError, Keychain};
 use heso_approver::display::visible;
-use heso_approver::enrol::{enrol, EnrolError};
+use heso_approver::enrol::{enrol, protect as protect_key, EnrolError};
 use heso_approver::exit;
 use heso_approver::profile::home;
 use heso_approver::view::{item_view, ItemView};
@@ -108,6 +108,51 @@ pub fn enroll(url: &str, code: &str, label: Option<&str>) -> Result<()> {
     Ok(())
 }
 
+pub fn protect(code: &str, label: Option<&str>) -> Result<()> {
+    let home = approver_home()?;
+    let label = label.map(str::to_owned).unwrap_or_else(default_label);
+    let protected = runtime().block_on(protect_key(&home, Keychain::Os, code, &label));
+    if let Err(EnrolError::AlreadyProtected) = protected {
+        println!("This device's key is already held by the system signer.");
+        return Ok(());
+    }
+    let done = protected.map_err(|e| {
+        let code = match e {
+            EnrolError::Unreachable(_) => exit::UNAVAILABLE,
+            EnrolError::Key(ref k) if k.is_not_confirmed() => exit::NOT_CONFIRMED,
+            EnrolError::NoSigner | EnrolError::Key(_) | EnrolError::Profile(_) => exit::NOT_READY,
+            _ => exit::INVALID,
+        };
+        Failure::new(code, e)
+    })?;
+    log(
+        &home,
+        &format!(
+            "key moved into the signer: {} (was {})",
+            done.key.public_b64(),
+            done.old_fingerprint
+        ),
+    );
+    println!("This device's key is now held by the system signer; every vote needs you at the system prompt.");
+    println!(
+        "New key fingerprint: {} (read it out to the operator).",
+        done.key.fingerprint()
+    );
+    match done.retired {
+        Ok(()) => {
+            println!("The old key {} is retired: the control plane refuses it from now on, and it left the keychain.", done.old_fingerprint);
+            Ok(())
+        }
+        Err(e) => Err(Failure::new(
+            exit::INVALID,
+            format!(
+                "the old key {} left the keychain but could not be retired ({e}); ask your administrator to revoke it (heso-control-plane approver revoke)",
+                done.old_fingerprint
+            ),
+        )),
+    }
+}
+
 fn default_label() -> String {
     std::env::var("HOSTNAME").unwrap_or_else(|_| "approver device".to_owned())
 }
@@ -128,6 +173,10 @@ pub fn whoami(json: bool) -> Result<()> {
         println!("Org          {} at {}", p.org, p.url);
         println!("Label        {}", p.label);
         println!("Key          {}", approver.key.custody().protection());
+        if approver.key.custody() == Custody::Keychain && heso_approver::enrol::signer_answers() {
+            println!("             A system signer runs here: move the key into it with a new code from your operator:");
+            println!("             heso-approver protect --code CODE");
+        }
     }
     Ok(())
 }
