@@ -27,10 +27,20 @@ fn target_dir() -> PathBuf {
     exe.parent().unwrap().parent().unwrap().to_owned()
 }
 
-/// Runs test `name` of this binary again, inside the harness.
+/// Runs test `name` of this binary again, inside the harness (which makes
+/// users and runs polkitd: as root, through `sudo` when not root).
 fn run_inside_harness(name: &str) {
     let root = heso_interop_tests::workspace_root();
-    let out = Command::new(root.join("scripts/with-signer.sh"))
+    let harness = root.join("scripts/with-signer.sh");
+    // SAFETY: geteuid has no preconditions.
+    let mut command = if unsafe { libc::geteuid() } == 0 {
+        Command::new(&harness)
+    } else {
+        let mut sudo = Command::new("sudo");
+        sudo.arg("--preserve-env").arg(&harness);
+        sudo
+    };
+    let out = command
         .arg(std::env::current_exe().unwrap())
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env("HESO_SIGNER_BIN", target_dir().join("heso-approver-signer"))
