@@ -106,7 +106,6 @@ fn keychain_error(e: keyring_core::Error, account: &str) -> KeyError {
 /// Where the private half is.
 enum Holder {
     Keychain(keyring_core::Entry),
-    #[cfg(target_os = "linux")]
     Signer(crate::signer::client::SignerClient),
 }
 
@@ -197,7 +196,6 @@ impl DeviceKey {
     }
 
     /// Makes a new key inside the system signer.
-    #[cfg(target_os = "linux")]
     pub fn create_in_signer(account: &str) -> Result<Self, KeyError> {
         let signer = crate::signer::client::SignerClient::connect()?;
         let public = signer.create_key(account)?;
@@ -210,7 +208,6 @@ impl DeviceKey {
         })
     }
 
-    #[cfg(target_os = "linux")]
     fn open_in_signer(account: &str, expected_public_b64: &str) -> Result<Self, KeyError> {
         let signer = crate::signer::client::SignerClient::connect()?;
         let held = signer.describe(account)?;
@@ -225,23 +222,14 @@ impl DeviceKey {
         })
     }
 
-    #[cfg(not(target_os = "linux"))]
-    fn open_in_signer(_account: &str, _expected_public_b64: &str) -> Result<Self, KeyError> {
-        Err(KeyError::NoSigner(
-            "the system signer exists on Linux only".into(),
-        ))
-    }
-
     pub fn custody(&self) -> Custody {
         match self.holder {
             Holder::Keychain(_) => Custody::Keychain,
-            #[cfg(target_os = "linux")]
             Holder::Signer(_) => Custody::Signer,
         }
     }
 
     /// The system signer holding this key, if it does.
-    #[cfg(target_os = "linux")]
     pub fn signer(&self) -> Option<&crate::signer::client::SignerClient> {
         match &self.holder {
             Holder::Signer(signer) => Some(signer),
@@ -270,7 +258,6 @@ impl DeviceKey {
     pub fn sign_request(&self, request: &SignedRequest<'_>) -> Result<Signature, KeyError> {
         match &self.holder {
             Holder::Keychain(_) => self.with_signing_key(|k| sign_request(k, request)),
-            #[cfg(target_os = "linux")]
             Holder::Signer(signer) => {
                 let b64 = signer.sign_request(&self.account, request)?;
                 keys::decode_signature(&b64).map_err(|e| {
@@ -311,7 +298,6 @@ impl DeviceKey {
             Holder::Keychain(entry) => entry
                 .delete_credential()
                 .map_err(|e| keychain_error(e, &self.account)),
-            #[cfg(target_os = "linux")]
             Holder::Signer(signer) => signer.remove(&self.account),
         }
     }

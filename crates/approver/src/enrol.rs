@@ -115,7 +115,7 @@ pub async fn enrol(
     let account = format!("device-{}", hex::encode(rand::rng().random::<[u8; 8]>()));
     let key = match custody_for_new_key(keychain)? {
         Custody::Keychain => DeviceKey::create(keychain, &account)?,
-        Custody::Signer => create_in_signer(&account)?,
+        Custody::Signer => DeviceKey::create_in_signer(&account)?,
     };
     let registered = register(&client, &key, &code, label)
         .await
@@ -197,7 +197,7 @@ pub async fn protect(
     let old_key = DeviceKey::open(keychain, &old.key_account, &old.approver_public_key)?;
     let client = Client::new(&old.url).map_err(|e| EnrolError::BadUrl(e.to_string()))?;
     let account = format!("device-{}", hex::encode(rand::rng().random::<[u8; 8]>()));
-    let key = create_in_signer(&account)?;
+    let key = DeviceKey::create_in_signer(&account)?;
     let registered = register(&client, &key, &code, label).await.and_then(|p| {
         if p.org == old.org {
             Ok(p)
@@ -215,6 +215,9 @@ pub async fn protect(
             return Err(e);
         }
     };
+    // The profile names the new key before the old one retires: a device
+    // stopped in between still works, with the key the person just enrolled.
+    profile.save(home)?;
     let body = serde_json::json!({"successor_public_key": key.public_b64()});
     let retired = client
         .call(
@@ -225,7 +228,6 @@ pub async fn protect(
         )
         .await
         .map(|_| ());
-    profile.save(home)?;
     let old_fingerprint = old_key.fingerprint();
     // Gone from the keychain whatever the control plane said: the profile
     // no longer names it, and a copy is all an agent ever needed.
@@ -257,32 +259,13 @@ fn custody_for_new_key(keychain: Keychain) -> Result<Custody, KeyError> {
 }
 
 /// Whether a system signer answers on this device's system bus.
-#[cfg(target_os = "linux")]
 pub fn signer_answers() -> bool {
     crate::signer::client::available()
-}
-
-#[cfg(not(target_os = "linux"))]
-pub fn signer_answers() -> bool {
-    false
-}
-
-#[cfg(target_os = "linux")]
-fn create_in_signer(account: &str) -> Result<DeviceKey, KeyError> {
-    DeviceKey::create_in_signer(account)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn create_in_signer(_account: &str) -> Result<DeviceKey, KeyError> {
-    Err(KeyError::NoSigner(
-        "the system signer exists on Linux only".into(),
-    ))
 }
 
 /// With the signer: the person confirms this enrolment at the system's
 /// prompt, and the signer pins the operator keys itself (it never takes
 /// them from the profile, which any program of the user may rewrite).
-#[cfg(target_os = "linux")]
 fn pin_in_signer(key: &DeviceKey, profile: &Profile, code_check: &str) -> Result<(), KeyError> {
     let Some(signer) = key.signer() else {
         return Ok(());
@@ -296,11 +279,6 @@ fn pin_in_signer(key: &DeviceKey, profile: &Profile, code_check: &str) -> Result
         code_check: code_check.to_owned(),
     };
     signer.enrol(key.account(), &enrolment)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn pin_in_signer(_key: &DeviceKey, _profile: &Profile, _code_check: &str) -> Result<(), KeyError> {
-    Ok(())
 }
 
 /// Removes this device: the key from the keychain, then the profile. The

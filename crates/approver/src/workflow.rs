@@ -9,6 +9,7 @@ use crate::client::{Client, ClientError};
 use crate::device_key::{Custody, DeviceKey, KeyError, Keychain};
 use crate::journal::{Journal, JournalEntry, JournalError, SubmitState};
 use crate::profile::Profile;
+use crate::signer::protocol::SignedVote;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use heso_receipt::{
@@ -430,39 +431,12 @@ impl Approver {
         decision: Decision,
         reason: &str,
     ) -> Result<JournalEntry, WorkflowError> {
-        if self.key.custody() == Custody::Signer {
-            return self
-                .sign_decision_in_signer(listed, item, decision, reason)
-                .await;
-        }
-        self.sign_decision_here(item, decision, reason)
-    }
-
-    /// The system signer's vote, waited for off the async threads: the
-    /// person may take a while at the prompt.
-    #[cfg(target_os = "linux")]
-    async fn sign_decision_in_signer(
-        &self,
-        listed: &Value,
-        item: &VerifiedItem,
-        decision: Decision,
-        reason: &str,
-    ) -> Result<JournalEntry, WorkflowError> {
-        let key = Arc::clone(&self.key);
-        let (listed, decision_word, reason_text) = (
-            listed.clone(),
-            decision.as_str().to_owned(),
-            reason.to_owned(),
-        );
-        let vote = tokio::task::spawn_blocking(move || {
-            let signer = key.signer().expect("custody is the signer");
-            signer.decide(key.account(), &listed, &decision_word, &reason_text)
-        })
-        .await
-        .map_err(|e| WorkflowError::Other(format!("the signing task failed: {e}")))??;
-        let content = &item.receipt.content;
+        let vote = match self.key.custody() {
+            Custody::Signer => self.vote_in_signer(listed, decision, reason).await?,
+            Custody::Keychain => self.vote_here(item, decision, reason)?,
+        };
         Ok(JournalEntry {
-            action_hash: content.action_hash.clone(),
+            action_hash: item.receipt.content.action_hash.clone(),
             decision: decision.as_str().to_owned(),
             reason: reason.to_owned(),
             record: vote.record,
@@ -476,23 +450,36 @@ impl Approver {
         })
     }
 
-    #[cfg(not(target_os = "linux"))]
-    async fn sign_decision_in_signer(
+    /// The system signer's vote, waited for off the async threads: the
+    /// person may take a while at the prompt.
+    async fn vote_in_signer(
         &self,
-        _listed: &Value,
-        _item: &VerifiedItem,
-        _decision: Decision,
-        _reason: &str,
-    ) -> Result<JournalEntry, WorkflowError> {
-        Err(KeyError::NoSigner("the system signer exists on Linux only".into()).into())
+        listed: &Value,
+        decision: Decision,
+        reason: &str,
+    ) -> Result<SignedVote, WorkflowError> {
+        let key = Arc::clone(&self.key);
+        let (listed, decision_word, reason_text) = (
+            listed.clone(),
+            decision.as_str().to_owned(),
+            reason.to_owned(),
+        );
+        let vote = tokio::task::spawn_blocking(move || {
+            let signer = key.signer().expect("custody is the signer");
+            signer.decide(key.account(), &listed, &decision_word, &reason_text)
+        })
+        .await
+        .map_err(|e| WorkflowError::Other(format!("the signing task failed: {e}")))??;
+        Ok(vote)
     }
 
-    fn sign_decision_here(
+    /// The vote signed here, with the keychain's key.
+    fn vote_here(
         &self,
         item: &VerifiedItem,
         decision: Decision,
         reason: &str,
-    ) -> Result<JournalEntry, WorkflowError> {
+    ) -> Result<SignedVote, WorkflowError> {
         let vote = match decision {
             Decision::Approved => TokenDecision::Approved,
             Decision::Rejected => TokenDecision::Rejected,
@@ -519,18 +506,10 @@ impl Approver {
             .key
             .with_signing_key(|k| sign_vote(k, item, &record, vote, nonce, expiry, &canonical))?;
         let co_sig = co_sig.map_err(|e| WorkflowError::Other(e.to_string()))?;
-        Ok(JournalEntry {
-            action_hash: content.action_hash.clone(),
-            decision: decision.as_str().to_owned(),
-            reason: reason.to_owned(),
+        Ok(SignedVote {
             record: record_text(&record),
             co_sig_b64: STANDARD.encode(co_sig.to_bytes()),
             token_b64: STANDARD.encode(token.to_bytes()),
-            receipt: serde_json::to_string(&item.receipt).expect("receipts serialize"),
-            created_at: crate::clock::now_unix(),
-            state: SubmitState::Unsent,
-            attempts: 0,
-            last_error: None,
         })
     }
 
@@ -554,7 +533,6 @@ impl Approver {
     /// and co-signature, not on the token).
     fn fresh_token(&self, entry: &JournalEntry) -> Result<String, WorkflowError> {
         // The signer makes tokens only for a vote the person confirmed there.
-        #[cfg(target_os = "linux")]
         if let Some(signer) = self.key.signer() {
             return Ok(signer.fresh_token(self.key.account(), &entry.action_hash)?);
         }

@@ -11,7 +11,7 @@ use crate::operator_api::{
 use crate::pending_pages::{page_for, PageRequest};
 use crate::rate_limit::{self, ClientAddress};
 use crate::store::{deciding_vote_in, Standing, VoteOutcome, VoteRow};
-use crate::views::{ApprovalItem, ApprovalView, Labels};
+use crate::views::{roster_labels, ApprovalItem, ApprovalView};
 use crate::{clock, secrets, AppState};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -201,18 +201,6 @@ pub async fn show(
             "no approval with a suspended receipt for this action_hash",
         )),
     }
-}
-
-/// The org's roster labels by key, for the votes items show.
-fn roster_labels(
-    store: &crate::store::Store,
-    org: crate::store::OrgId,
-) -> crate::store::Result<Labels> {
-    Ok(store
-        .roster(org)?
-        .into_iter()
-        .map(|e| (e.public_key, e.label))
-        .collect())
 }
 
 #[derive(Deserialize)]

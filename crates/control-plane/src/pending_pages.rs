@@ -16,7 +16,7 @@
 use crate::error::{ApiError, ApiResult};
 use crate::list_cache::{CachedPage, ListKey};
 use crate::store::{self, Store};
-use crate::views::{ApprovalItem, Labels};
+use crate::views::{roster_labels, ApprovalItem, Labels};
 use crate::AppState;
 use axum::body::Bytes;
 use base64::engine::general_purpose::STANDARD;
@@ -142,11 +142,7 @@ fn read(store: &Store, key: ListKey, viewer: Option<&str>) -> store::Result<Opti
         .collect::<store::Result<Vec<_>>>()?;
     // Labels name voters: read the roster only for a page with votes.
     let labels = match votes.iter().any(|v| !v.is_empty()) {
-        true => store
-            .roster(org)?
-            .into_iter()
-            .map(|e| (e.public_key, e.label))
-            .collect(),
+        true => roster_labels(store, org)?,
         false => Labels::new(),
     };
     Ok(Some(Read {

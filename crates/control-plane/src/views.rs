@@ -65,6 +65,18 @@ impl DecisionView {
 /// Roster labels by public key.
 pub type Labels = std::collections::HashMap<String, String>;
 
+/// The org's roster labels by key, for the votes items show.
+pub fn roster_labels(
+    store: &crate::store::Store,
+    org: crate::store::OrgId,
+) -> crate::store::Result<Labels> {
+    Ok(store
+        .roster(org)?
+        .into_iter()
+        .map(|e| (e.public_key, e.label))
+        .collect())
+}
+
 /// One approval with everything the approver app shows.
 #[derive(Debug, Serialize)]
 pub struct ApprovalItem {
