@@ -10,6 +10,7 @@ use crate::operator_api::{
 };
 use crate::pending_pages::{page_for, PageRequest};
 use crate::rate_limit::{self, ClientAddress};
+use crate::roster_text::{self, RosterField};
 use crate::store::{deciding_vote_in, Standing, VoteOutcome, VoteRow};
 use crate::views::{roster_labels, ApprovalItem, ApprovalView};
 use crate::{clock, secrets, AppState};
@@ -81,7 +82,7 @@ pub async fn enroll(
     }
     let code_hash = secrets::secret_hash("enrolment-code", &secret);
     let public_key = device.b64.clone();
-    let label = request.label.trim().to_owned();
+    let label = roster_text::checked(RosterField::Label, &request.label)?;
     let protection = request.protection;
     rate_limit::may_try_enrolment(&state, client).await?;
     let redeemed = state
@@ -470,6 +471,14 @@ pub async fn retire(
     let request: Retire = parse_json(&body)?;
     let org = approver.org_id;
     let successor = request.successor_public_key.trim().to_owned();
+    // Checked before it reaches the database: a malformed key (a NUL byte,
+    // which PostgreSQL refuses in text) is the caller's error, not ours.
+    let successor_key = keys::decode_public_key(&successor).map_err(|e| {
+        ApiError::unprocessable(
+            "invalid_successor",
+            format!("successor_public_key is not an Ed25519 public key: {e}"),
+        )
+    })?;
     if successor == device.b64 {
         return Err(ApiError::unprocessable(
             "invalid_successor",
@@ -493,10 +502,7 @@ pub async fn retire(
     }
     state.changed(org).await;
     tracing::info!(device = %device.b64, successor = %successor, "device key retired");
-    let fingerprint = keys::decode_public_key(&successor)
-        .map(|k| keys::fingerprint(&k))
-        .unwrap_or_default();
     Ok(Json(
-        json!({"status": "retired", "successor_fingerprint": fingerprint}),
+        json!({"status": "retired", "successor_fingerprint": keys::fingerprint(&successor_key)}),
     ))
 }

@@ -25,6 +25,7 @@ pub mod pending_pages;
 pub mod policy;
 pub mod rate_limit;
 pub mod replicas;
+pub mod roster_text;
 pub mod routing;
 pub mod secrets;
 pub mod store;

@@ -3,6 +3,7 @@
 use crate::auth::OperatorOrg;
 use crate::body::{parse_json, RawBody};
 use crate::error::{ApiError, ApiResult};
+use crate::roster_text::{self, RosterField};
 use crate::routing::{route, MAX_THRESHOLD};
 use crate::store::{
     AppendOutcome, ApprovalRow, NewApproval, NewReceipt, OrgId, Standing, VoteOutcome, VoteRow,
@@ -716,12 +717,8 @@ pub async fn register_approver(
     RawBody(body): RawBody,
 ) -> ApiResult<Json<Value>> {
     let request: RegisterApprover = parse_json(&body)?;
-    if request.key_id.trim().is_empty() {
-        return Err(ApiError::unprocessable(
-            "invalid_key_id",
-            "key_id must not be empty",
-        ));
-    }
+    let key_id = roster_text::checked(RosterField::KeyId, &request.key_id)?;
+    let label = roster_text::checked(RosterField::Label, &request.label)?;
     let key = keys::decode_public_key(&request.public_key)
         .map_err(|e| ApiError::unprocessable("invalid_public_key", format!("public_key: {e}")))?;
     let public_key = keys::public_key_b64(&key);
@@ -734,9 +731,9 @@ pub async fn register_approver(
     }
     let approver = crate::store::Approver {
         org_id: org.id,
-        key_id: request.key_id.clone(),
+        key_id: key_id.clone(),
         public_key: public_key.clone(),
-        label: request.label,
+        label,
     };
     // The agent holds this API key: what it registers cannot vote until an
     // administrator confirms it, unless the org chose the vendor's looser way.
@@ -747,7 +744,7 @@ pub async fn register_approver(
         })
         .await?;
     Ok(Json(
-        json!({"status": "registered", "key_id": request.key_id, "public_key": public_key}),
+        json!({"status": "registered", "key_id": key_id, "public_key": public_key}),
     ))
 }
 

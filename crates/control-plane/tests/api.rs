@@ -915,6 +915,33 @@ async fn operators_register_approver_keys_and_pull_policy() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Words every approver is shown, stored as text: a NUL byte (which
+    // PostgreSQL refuses) or a terminal escape is the caller's error.
+    let other = keys::public_key_b64(&SigningKey::from_bytes(&[34; 32]).verifying_key());
+    for (entry, code) in [
+        (
+            json!({"key_id": "b\u{0}b", "public_key": other}),
+            "invalid_key_id",
+        ),
+        (
+            json!({"key_id": " bob", "public_key": other}),
+            "invalid_key_id",
+        ),
+        (
+            json!({"key_id": "bob", "public_key": other, "label": "Bob\u{1b}[2J"}),
+            "invalid_label",
+        ),
+    ] {
+        let (status, body) = plane
+            .op(
+                Method::POST,
+                "/v1/orgs/register-approver-pubkey",
+                Some(entry),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["code"], code, "{body}");
+    }
 
     let (status, policy) = plane.op(Method::GET, "/v1/policy/pull", None).await;
     assert_eq!(status, StatusCode::OK);
@@ -1088,11 +1115,20 @@ async fn a_device_key_retires_for_a_successor_on_the_roster() {
     let old = plane.enrolled_device(71).await;
     let stranger = Device::new(&plane, 72);
     let retire = |successor: String| json!({"successor_public_key": successor});
-    for successor in [stranger.public_b64(), old.public_b64()] {
+    // Not a member, itself, and keys that are no keys (PostgreSQL refuses a
+    // NUL byte in text: it must never get that far).
+    for successor in [
+        stranger.public_b64(),
+        old.public_b64(),
+        "\u{0}".to_owned(),
+        format!("{}\u{0}", stranger.public_b64()),
+        "not a key".to_owned(),
+    ] {
         let (status, body) = old
             .call(Method::POST, "/v1/approver/retire", Some(retire(successor)))
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["code"], "invalid_successor", "{body}");
     }
     let successor = plane.enrolled_device(73).await;
     let (status, body) = old
@@ -1111,4 +1147,27 @@ async fn a_device_key_retires_for_a_successor_on_the_roster() {
         .call(Method::GET, "/v1/approver/approvals", None)
         .await;
     assert_eq!(status, StatusCode::OK);
+}
+
+/// A device's label is shown to every approver of the org: one with a
+/// control character (a NUL byte, a terminal escape) is refused before the
+/// code is spent, and the same code then enrols the device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enrolment_with_a_hostile_label_is_refused_and_spends_no_code() {
+    let plane = Plane::start().await;
+    let device = Device::new(&plane, 64);
+    let code = plane.enrolment_code("laptop");
+    let enrol =
+        |label: &str| json!({"code": code, "public_key": device.public_b64(), "label": label});
+    for label in ["lap\u{0}top", "lap\u{1b}]0;owned\u{7}top"] {
+        let (status, body) = device
+            .call(Method::POST, "/v1/approver/enroll", Some(enrol(label)))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["code"], "invalid_label", "{body}");
+    }
+    let (status, body) = device
+        .call(Method::POST, "/v1/approver/enroll", Some(enrol("laptop")))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
