@@ -15,6 +15,7 @@ fn main() {
         "settings",
         "save_settings",
         "remove_device",
+        "protect_key",
         "ui_ready",
         "item_painted",
     ]);

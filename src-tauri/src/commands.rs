@@ -10,7 +10,9 @@ use heso_approver::audit::{
 use heso_approver::device_key::Custody;
 use heso_approver::device_key::Keychain;
 use heso_approver::display::visible;
-use heso_approver::enrol::{enrol as enrol_device, remove_device as remove};
+use heso_approver::enrol::{
+    enrol as enrol_device, protect, remove_device as remove, signer_answers,
+};
 use heso_approver::profile::Profile;
 use heso_approver::view::{item_view, ItemView};
 use heso_approver::workflow::Approver;
@@ -47,6 +49,9 @@ pub struct Status {
     /// (held by the system signer), and that in words.
     pub key_protected: bool,
     pub key_protection: Option<String>,
+    /// Whether a key in the keychain can be moved into a system signer
+    /// here (one answers on the system bus).
+    pub can_protect: bool,
 }
 
 fn status_of(state: &AppState, inner: &Inner) -> Status {
@@ -72,6 +77,11 @@ fn status_of(state: &AppState, inner: &Inner) -> Status {
             .as_ref()
             .is_some_and(|p| p.custody == Custody::Signer),
         key_protection: profile.as_ref().map(|p| p.custody.protection().to_owned()),
+        // Asked of the bus only for a key that needs it.
+        can_protect: profile
+            .as_ref()
+            .is_some_and(|p| p.custody == Custody::Keychain && !inner.settings.demo)
+            && signer_answers(),
     }
 }
 
@@ -120,6 +130,36 @@ pub async fn enrol(
     inner.settings.save(&state.home)?;
     tell(&state.home, Request::DeviceChanged).await?;
     open_session(&app, &state, &mut inner).await;
+    Ok(status_of(&state, &inner))
+}
+
+/// Moves the device key from the keychain, where any program of this user
+/// can read it, into the system signer: a new key made there is enrolled
+/// with `code` (the person confirms at the system prompt), the old key
+/// retires on the control plane and leaves the keychain.
+#[tauri::command]
+pub async fn protect_key(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    code: String,
+) -> Answer<Status> {
+    let mut inner = state.inner.lock().await;
+    let label = Profile::load(&state.home)
+        .map(|p| p.label)
+        .unwrap_or_else(|_| default_label());
+    let protected = protect(&state.home, Keychain::Os, &code, &label).await;
+    if protected.is_ok() {
+        // The agent and this window sign with the new key from now on.
+        tell(&state.home, Request::DeviceChanged).await?;
+        open_session(&app, &state, &mut inner).await;
+    }
+    let protected = protected.map_err(|e| e.to_string())?;
+    if let Err(e) = protected.retired {
+        return Err(format!(
+            "The key is now held by the system signer, but the control plane did not retire the old key {} ({e}). Ask your administrator to revoke it (heso-control-plane approver revoke).",
+            protected.old_fingerprint
+        ));
+    }
     Ok(status_of(&state, &inner))
 }
 
@@ -503,7 +543,8 @@ fn start_at_login(app: &AppHandle, on: bool) -> Answer<()> {
     done.map_err(|e| format!("cannot change starting at login: {e}"))
 }
 
-/// Deletes the device key from the keychain and forgets the enrolment.
+/// Deletes the device key (in the system signer or the keychain) and
+/// forgets the enrolment.
 #[tauri::command]
 pub async fn remove_device(state: State<'_, AppState>) -> Answer<Status> {
     let mut inner = state.inner.lock().await;

@@ -127,6 +127,7 @@ fn main() {
             commands::settings,
             commands::save_settings,
             commands::remove_device,
+            commands::protect_key,
             commands::ui_ready,
             commands::item_painted,
         ])

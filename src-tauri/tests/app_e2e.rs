@@ -395,7 +395,7 @@ async fn approve_reject_and_refuse(theme: Theme) {
     ui.screenshot(&theme.shot("03-queue")).await;
 
     // Open the first: the verified view, with the HTML shown as text.
-    ui.click(&ui.wait_for(&row(&approved)).await).await;
+    ui.click_css(&row(&approved)).await;
     ui.wait_until("[data-testid=detail-status]", |t| t.contains("Verified"))
         .await;
     let payee = ui
@@ -450,7 +450,7 @@ async fn approve_reject_and_refuse(theme: Theme) {
     );
 
     // Reject the second.
-    ui.click(&ui.wait_for(&row(&rejected)).await).await;
+    ui.click_css(&row(&rejected)).await;
     ui.wait_until("[data-testid=detail-summary]", |t| t.contains("9,900"))
         .await;
     ui.type_into(
@@ -468,7 +468,7 @@ async fn approve_reject_and_refuse(theme: Theme) {
     );
 
     // The look-alike payee: flagged where it stands, then reported.
-    ui.click(&ui.wait_for(&row(&lookalike)).await).await;
+    ui.click_css(&row(&lookalike)).await;
     let flagged = ui
         .wait_for("[data-testid=detail-field][data-field=payee][data-warning]")
         .await;
@@ -487,7 +487,7 @@ async fn approve_reject_and_refuse(theme: Theme) {
     );
 
     // The tampered one: refused, why, and nothing to approve with.
-    ui.click(&ui.wait_for(&row(&tampered)).await).await;
+    ui.click_css(&row(&tampered)).await;
     let status = ui
         .wait_until("[data-testid=detail-status]", |t| t.contains("Refused"))
         .await;

@@ -3,6 +3,7 @@
 pub mod diff;
 pub mod gen;
 pub mod oracle;
+pub mod signer_harness;
 
 use std::path::PathBuf;
 

@@ -40,6 +40,7 @@ export const api = {
   settings: () => invoke<Settings>("settings"),
   saveSettings: (settings: Settings) => invoke<Settings>("save_settings", { settings }),
   removeDevice: () => invoke<Status>("remove_device"),
+  protectKey: (code: string) => invoke<Status>("protect_key", { code }),
   uiReady: () => invoke<void>("ui_ready"),
   itemPainted: (actionHash: string) => invoke<void>("item_painted", { actionHash }),
 };

@@ -17,7 +17,12 @@ operator_fingerprints: Array<string>, demo: boolean,
  * Whether the device key is out of reach of the user's other programs
  * (held by the system signer), and that in words.
  */
-key_protected: boolean, key_protection: string | null, };
+key_protected: boolean, key_protection: string | null, 
+/**
+ * Whether a key in the keychain can be moved into a system signer
+ * here (one answers on the system bus).
+ */
+can_protect: boolean, };
 
 export type QueueRow = { action_hash: string, opened_at: string, sla_deadline: string, 
 /**

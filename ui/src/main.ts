@@ -37,13 +37,14 @@ async function refreshStatus() {
   try {
     status = await api.status();
   } catch (e) {
-    status = { stage: "error", error: errorText(e), org: null, url: null, label: null, fingerprint: null, operator_fingerprints: [], demo: false, key_protected: false, key_protection: null };
+    status = { stage: "error", error: errorText(e), org: null, url: null, label: null, fingerprint: null, operator_fingerprints: [], demo: false, key_protected: false, key_protection: null, can_protect: false };
   }
   render();
 }
 
 function render() {
   if (!status) return;
+  queueScreen.setKeyProtected(status.key_protected);
   if (status.stage === "first_run") {
     clear(app, renderOnboarding((next) => {
       status = next;
@@ -86,6 +87,10 @@ function render() {
           h("div", { class: "conn", id: "conn" }),
           h("div", { class: "muted small" }, status.demo ? "Local demo" : `Org ${status.org ?? ""}`),
           h("div", { class: "mono small", title: "This device's key fingerprint" }, status.fingerprint ?? ""),
+          // Said wherever the person looks: a key any program of theirs can read.
+          status.key_protected || status.demo ? null :
+            h("button", { class: "key-warning", "data-testid": "key-warning", onclick: () => { tab = "settings"; render(); } },
+              "Key not protected from other programs"),
         ),
       ),
       content,

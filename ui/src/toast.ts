@@ -1,7 +1,8 @@
 import { h } from "./dom";
 
-/// A short message in the corner; errors stay until dismissed.
-export function toast(message: string, kind: "ok" | "info" | "error" = "info") {
+/// A short message in the corner; errors stay until dismissed. Returns what
+/// takes it away sooner (a message about something that has ended).
+export function toast(message: string, kind: "ok" | "info" | "error" = "info"): () => void {
   const box = document.getElementById("toasts")!;
   const close = () => el.remove();
   const el = h(
@@ -15,4 +16,5 @@ export function toast(message: string, kind: "ok" | "info" | "error" = "info") {
   // A few at most: a pile of old messages would cover the controls.
   while (box.children.length > 3) box.firstElementChild?.remove();
   if (kind !== "error") setTimeout(close, 4000);
+  return close;
 }

@@ -12,68 +12,14 @@
 mod support;
 
 use heso_interop_tests::oracle::Oracle;
+use heso_interop_tests::{signer_harness, signer_test};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use support::Plane;
 
-/// Inside the harness, the control socket is there.
-fn inside_harness() -> bool {
-    std::env::var_os("HESO_SIGNER_CTL").is_some()
-}
-
 fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_owned()
-}
-
-/// Runs test `name` of this binary again, inside the harness (which makes
-/// users and runs polkitd: as root, through `sudo` when not root).
-fn run_inside_harness(name: &str) {
-    let root = heso_interop_tests::workspace_root();
-    let harness = root.join("scripts/with-signer.sh");
-    // SAFETY: geteuid has no preconditions.
-    let mut command = if unsafe { libc::geteuid() } == 0 {
-        Command::new(&harness)
-    } else {
-        let mut sudo = Command::new("sudo");
-        sudo.arg("--preserve-env").arg(&harness);
-        sudo
-    };
-    let out = command
-        .arg(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env("HESO_SIGNER_BIN", target_dir().join("heso-approver-signer"))
-        .current_dir(&root)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    println!("{text}");
-    assert!(out.status.success(), "inside the signer harness:\n{text}");
-    assert!(
-        text.contains("1 passed"),
-        "the test did not run inside:\n{text}"
-    );
-}
-
-macro_rules! signer_test {
-    ($(#[$meta:meta])* fn $name:ident() $body:block) => {
-        $(#[$meta])*
-        #[test]
-        fn $name() {
-            if inside_harness() {
-                tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .unwrap()
-                    .block_on(async $body);
-            } else {
-                run_inside_harness(stringify!($name));
-            }
-        }
-    };
+    signer_harness::bin_dir()
 }
 
 /// `heso-approver ARGS`, as the agent runs it: nobody at the desk.

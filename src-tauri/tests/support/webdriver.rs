@@ -28,7 +28,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn tauri_driver() -> PathBuf {
+pub fn tauri_driver() -> PathBuf {
     if let Some(path) = std::env::var_os("TAURI_DRIVER") {
         return path.into();
     }
@@ -165,6 +165,28 @@ impl Driver {
                     }
                 }
                 Err(e) => panic!("the click failed: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Clicks the element matching `css`, found again whenever the page
+    /// replaced it between finding and clicking (a list that re-renders as
+    /// items arrive).
+    pub async fn click_css(&self, css: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let element = self.wait_for(css).await;
+            match element.click().await {
+                Ok(()) => return,
+                Err(CmdError::Standard(e))
+                    if matches!(
+                        e.error,
+                        ErrorStatus::StaleElementReference
+                            | ErrorStatus::NoSuchElement
+                            | ErrorStatus::ElementClickIntercepted
+                    ) && Instant::now() < deadline => {}
+                Err(e) => panic!("the click on {css} failed: {e}"),
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

@@ -23,6 +23,9 @@ export class DetailPane {
   private requested: string | null = null;
   /// When the open item was first painted (for the keyboard's pause).
   private shownAt = 0;
+  /// The key is in the system signer: each vote waits for the person at the
+  /// system's own prompt, which the window says while it waits.
+  signerPrompts = false;
 
   constructor() {
     this.placeholder("Select an approval to review it.");
@@ -172,12 +175,16 @@ export class DetailPane {
     if (!d || !d.view || this.deciding || d.status !== "pending" || d.decided) return;
     this.deciding = true;
     this.root.querySelectorAll("button").forEach((b) => (b.disabled = true));
+    const prompting = this.signerPrompts
+      ? toast("Confirm at the system prompt: it shows what you sign and asks for your password.", "info")
+      : () => {};
     try {
       const result = await send(d.action_hash);
       toast(result.message, result.outcome === "refused" ? "error" : result.outcome === "queued" ? "info" : "ok");
     } catch (e) {
       toast(errorText(e), "error");
     } finally {
+      prompting();
       this.deciding = false;
       await this.show(d.action_hash);
     }

@@ -28,6 +28,11 @@ export class QueueScreen {
   private detail = new DetailPane();
   private loaded = false;
 
+  /// Whether votes are signed by the system signer (each asks at its prompt).
+  setKeyProtected(on: boolean) {
+    this.detail.signerPrompts = on;
+  }
+
   constructor() {
     this.list.appendChild(this.spacer);
     this.list.addEventListener("scroll", () => this.paint());

@@ -57,12 +57,15 @@ export async function renderSettings(into: HTMLElement, status: Status, changed:
   const roster = h("div", { "data-testid": "roster" }, h("p", { class: "muted small" }, "Loading…"));
   void fillRoster(roster);
 
+  const protect = protectCard(status, changed);
+
   const remove = h("button", { class: "danger", "data-testid": "remove-device" }, "Remove this device…");
   remove.addEventListener("click", () => confirmRemove(changed));
 
   clear(into,
     h("div", { class: "page settings" },
       h("div", { class: "page-head" }, h("h1", {}, "Settings")),
+      protect,
       h("section", { class: "card" },
         h("h2", {}, "Queue updates"),
         h("label", { class: "inline" }, longPoll, "Instant (long-poll): changes show as soon as the control plane has them"),
@@ -100,11 +103,51 @@ export async function renderSettings(into: HTMLElement, status: Status, changed:
       ),
       h("section", { class: "card danger-zone" },
         h("h2", {}, "Remove this device"),
-        h("p", { class: "muted small" }, "Deletes the signing key from this computer's keychain and forgets the enrolment. The local journal of your decisions is kept. You will need a new enrolment code to approve again."),
+        h("p", { class: "muted small" }, `Deletes the signing key ${status.key_protected ? "from the system signer" : "from this computer's keychain"} and forgets the enrolment. The local journal of your decisions is kept. You will need a new enrolment code to approve again.`),
         remove,
       ),
     ),
   );
+}
+
+/// For a key in the keychain: what that means, and (where a system signer
+/// runs) moving it there with a new one-time code. Nothing for a protected key.
+function protectCard(status: Status, changed: (s: Status) => void): HTMLElement | null {
+  if (status.key_protected || status.demo || status.stage !== "ready") return null;
+  const explain = h("p", {}, "This device's signing key is in your keychain. Any program running as you (an agent on this computer, a package's install script) can read it and approve in your name, without you seeing anything.");
+  if (!status.can_protect) {
+    return h("section", { class: "card warning-card", "data-testid": "protect-card" },
+      h("h2", {}, "Your key is not protected"),
+      explain,
+      h("p", { class: "muted small" }, "No system signer answers on this computer. Install HESO Approver from its package (it installs the signer), then move the key here."));
+  }
+  const code = h("input", { type: "text", class: "wide-input mono", autocomplete: "off", spellcheck: false, "data-testid": "protect-code", "aria-label": "New one-time enrolment code" });
+  const move = h("button", { class: "primary", "data-testid": "protect-submit" }, "Move the key into the system signer");
+  move.addEventListener("click", async () => {
+    if (!code.value.trim()) {
+      toast("Enter a new one-time code from your administrator first.", "error");
+      code.focus();
+      return;
+    }
+    move.disabled = true;
+    const prompting = toast("Confirm at the system prompt: it asks for your password.", "info");
+    try {
+      const next = await api.protectKey(code.value);
+      prompting();
+      toast("The key is now held by the system signer; the old key is retired.", "ok");
+      changed(next);
+    } catch (e) {
+      prompting();
+      move.disabled = false;
+      toast(errorText(e), "error");
+    }
+  });
+  return h("section", { class: "card warning-card", "data-testid": "protect-card" },
+    h("h2", {}, "Protect your key"),
+    explain,
+    h("p", {}, "Move it into the system signer: a new key is made there, out of reach of your other programs, and every vote then needs you at the system prompt. The old key is retired. You need a new one-time code from your administrator (same org)."),
+    h("label", { class: "stacked" }, "New one-time code", code),
+    h("div", { class: "save-row" }, move));
 }
 
 async function fillRoster(into: HTMLElement) {
