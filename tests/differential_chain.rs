@@ -462,3 +462,89 @@ fn link_hashes_match_the_vendor() {
         "only {compared} of {rounds} compared"
     );
 }
+
+impl Vendor {
+    /// Appends `link` to the session's chain file, as an operator does with
+    /// a decision link relayed to it, and runs the gated call again: the
+    /// package's answer (`paid`, `heso.DENIED`, `heso.SUSPENDED`, …).
+    fn append_and_fire(&mut self, session: &str, link: &Receipt) -> String {
+        self.oracle
+            .must(json!({"op": "append", "session_id": session, "link": link}));
+        let answer = self
+            .oracle
+            .must(json!({"op": "fire", "session_id": session}));
+        answer["result"]
+            .as_str()
+            .or(answer["refused"].as_str())
+            .unwrap()
+            .to_owned()
+    }
+}
+
+/// Decision links made here (by a device's key, not the package's local
+/// decision key) for sessions the package parked: the package calls the
+/// chain Valid and honours it (the gated call fires on an approval, is
+/// denied on a denial, stays parked on an escalation), and our verdict is
+/// the same. Linked to another session's suspended link, or with its
+/// `prev_receipt_hash` taken from elsewhere, the package and we both refuse.
+#[test]
+fn decision_links_made_here_are_honoured_by_the_vendor() {
+    use heso_receipt::decision_link::{sign_decision_link, GatedDecision};
+    let mut vendor = Vendor::start();
+    let device = SigningKey::from_bytes(&[42; 32]);
+    let decided_at = "2026-12-06T22:00:00Z";
+    for (decision, fired) in [
+        (GatedDecision::Approved, "paid"),
+        (GatedDecision::Denied, "heso.DENIED"),
+        (GatedDecision::Escalated, "heso.SUSPENDED"),
+    ] {
+        let session = format!("device {}", decision.as_str());
+        let chain = vendor.session(&session, 4200, "deny", &[]);
+        let link = sign_decision_link(&device, &chain[0].content, decision, "checked", decided_at)
+            .unwrap();
+        let text = serde_json::to_string(&[&chain[0], &link]).unwrap();
+        let kind = assert_same_verdict(&mut vendor, &text, &session);
+        assert_eq!(kind, "Valid", "{text}");
+        assert_eq!(vendor.append_and_fire(&session, &link), fired, "{session}");
+    }
+
+    // A decision linked to another session's suspended link, appended here.
+    let ours = vendor.session("spliced", 4200, "deny", &[]);
+    let theirs = vendor.session("elsewhere", 9900, "deny", &[]);
+    let foreign = sign_decision_link(
+        &device,
+        &theirs[0].content,
+        GatedDecision::Approved,
+        "",
+        decided_at,
+    )
+    .unwrap();
+    let text = serde_json::to_string(&[&ours[0], &foreign]).unwrap();
+    assert_ne!(assert_same_verdict(&mut vendor, &text, "spliced"), "Valid");
+    assert_ne!(vendor.append_and_fire("spliced", &foreign), "paid");
+
+    // The right session, but a prev_receipt_hash of another link, re-signed.
+    let session = vendor.session("relinked", 4200, "deny", &[]);
+    let mut content = heso_receipt::decision_link::decision_content(
+        &session[0].content,
+        GatedDecision::Approved,
+        &device.verifying_key(),
+        "",
+        decided_at,
+    )
+    .unwrap();
+    content.prev_receipt_hash = Some(link_hash(&theirs[0].content));
+    let content = heso_receipt::canonical::seal(content).unwrap();
+    let signature = sign_in_domain(
+        &device,
+        DECISION_DOMAIN,
+        &canonical_bytes(&content).unwrap(),
+    );
+    let relinked =
+        heso_receipt::decision_link::decision_link(content, &device.verifying_key(), &signature);
+    let text = serde_json::to_string(&[&session[0], &relinked]).unwrap();
+    assert_eq!(
+        assert_same_verdict(&mut vendor, &text, "relinked"),
+        "LinkBroken"
+    );
+}

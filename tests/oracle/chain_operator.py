@@ -10,6 +10,13 @@ Ops:
                              a decision kind (`append_decision`), `sweep` (`process_sweep`
                              long after the deadline) or `fire` (the call again); answers
                              the session's chain file, one receipt per link
+  append {session_id, link}  appends a decision link made elsewhere (the approver's
+                             device) to the session's chain file, as the operator
+                             does with one relayed to it
+  fire {session_id, on_timeout}
+                             the gated call again: {"result": "paid"} when it fires, the
+                             package's answer otherwise ("heso.SUSPENDED", "heso.DENIED"),
+                             or {"refused": "<type>: <message>"} when it raises
   verify_chain {chain}       heso._core.verify_session_chain (the chain as JSON text)
   link_hash {content}        heso._core.link_hash (content JSON text)
 """
@@ -53,18 +60,25 @@ def gated(on_timeout):
     return tools[on_timeout]
 
 
-def chain_of(session_id):
+def chain_file(session_id):
     for path in glob.glob(os.path.join(STATE["root"], "heso-local-data", "chains", "*.jsonl")):
-        links = [json.loads(line) for line in open(path, encoding="utf-8")]
-        if links and links[0]["content"].get("session_id") == session_id:
-            return links
+        with open(path, encoding="utf-8") as f:
+            first = f.readline()
+        if first and json.loads(first)["content"].get("session_id") == session_id:
+            return path
     raise KeyError(f"no chain for session {session_id!r}")
+
+
+def chain_of(session_id):
+    with open(chain_file(session_id), encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
 
 
 def op_session(req):
     session, root = req["session_id"], STATE["root"]
     pay = gated(req["on_timeout"])
     call = {"amount": req["amount"], "payee": req["payee"], "_heso_session": session}
+    STATE.setdefault("calls", {})[session] = call
     pay(**call)
     for step in req["steps"]:
         if step == "sweep":
@@ -74,6 +88,25 @@ def op_session(req):
         else:
             heso.append_decision(session, step, reason=f"{step} by the test")
     return {"chain": chain_of(session)}
+
+
+def op_append(req):
+    with open(chain_file(req["session_id"]), "a", encoding="utf-8") as f:
+        f.write(json.dumps(req["link"], separators=(",", ":")) + "\n")
+    return {"chain": chain_of(req["session_id"])}
+
+
+def op_fire(req):
+    pay = gated(req.get("on_timeout", "deny"))
+    STATE.setdefault("calls", {})
+    call = STATE["calls"].get(req["session_id"])
+    try:
+        result = pay(**call)
+    except Exception as e:  # the package's refusal, in its words
+        return {"refused": f"{type(e).__name__}: {e}", "chain": chain_of(req["session_id"])}
+    # The package answers a call it does not run with a sentinel.
+    shown = result if isinstance(result, str) else repr(result)
+    return {"result": shown, "chain": chain_of(req["session_id"])}
 
 
 def op_verify_chain(req):
@@ -87,6 +120,8 @@ def op_link_hash(req):
 OPS = {
     "init": op_init,
     "session": op_session,
+    "append": op_append,
+    "fire": op_fire,
     "verify_chain": op_verify_chain,
     "link_hash": op_link_hash,
 }

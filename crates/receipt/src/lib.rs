@@ -15,6 +15,7 @@
 pub mod canonical;
 pub mod chain;
 pub mod cosign;
+pub mod decision_link;
 pub mod enrolment;
 pub mod keys;
 pub mod lifecycle;
